@@ -1,0 +1,1 @@
+"""Who is calling: principals, and (later) tokens and API keys."""

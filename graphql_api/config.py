@@ -1,0 +1,179 @@
+"""Settings: the only place that reads environment variables.
+
+Every value is parsed and checked once, at start-up; a bad value raises ``ConfigError``
+naming the variable, so a misconfigured deployment fails before it serves a request.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+    TEST = "test"
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be a boolean (true/false), got {raw!r}")
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    value = raw.strip()
+    if not value.startswith(tuple(f"{scheme}://" for scheme in schemes)):
+        allowed = ", ".join(f"{scheme}://" for scheme in schemes)
+        # The URL may hold a password, so it is never echoed back.
+        raise ConfigError(f"{name} must start with one of: {allowed}")
+    return value
+
+
+def _database_url(env: Mapping[str, str], name: str) -> str | None:
+    value = _url(env, name, ("postgresql+asyncpg", "postgresql", "postgres"))
+    if value is None:
+        return None
+    # Accept the libpq spellings operators paste from elsewhere; the engine needs asyncpg.
+    for prefix in ("postgresql://", "postgres://"):
+        if value.startswith(prefix):
+            return "postgresql+asyncpg://" + value[len(prefix) :]
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Validated runtime configuration (see the README's configuration table)."""
+
+    env: Environment = Environment.DEVELOPMENT
+    database_url: str | None = None
+    database_read_url: str | None = None
+    redis_url: str | None = None
+    home: Path = field(default_factory=lambda: Path(".graphql-api"))
+    host: str = "127.0.0.1"
+    port: int = 8000
+    jwt_secret: str = field(default_factory=lambda: secrets.token_urlsafe(48), repr=False)
+    jwt_algorithm: str = "HS256"
+    jwt_issuer: str = "graphql-api"
+    jwt_audience: str = "graphql-api"
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    auto_migrate: bool = True
+    seed_demo_data: bool = True
+    graphiql: bool = True
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    slow_query_ms: int = 200
+    max_query_depth: int = 12
+    log_level: str = "INFO"
+    trade_fee_bps: int = 10
+
+    @property
+    def embedded(self) -> bool:
+        """True when no external PostgreSQL/Redis is configured and `serve` starts its own."""
+        return self.database_url is None and self.redis_url is None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        source: Mapping[str, str] = os.environ if env is None else env
+        raw_env = source.get("ENV", "development").strip().lower() or "development"
+        try:
+            environment = Environment(raw_env)
+        except ValueError:
+            allowed = ", ".join(e.value for e in Environment)
+            raise ConfigError(f"ENV must be one of: {allowed}; got {raw_env!r}") from None
+
+        database_url = _database_url(source, "DATABASE_URL")
+        redis_url = _url(source, "REDIS_URL", ("redis", "rediss", "unix"))
+        if (database_url is None) != (redis_url is None):
+            missing = "REDIS_URL" if redis_url is None else "DATABASE_URL"
+            raise ConfigError(
+                f"{missing} must be set too: set both DATABASE_URL and REDIS_URL for external "
+                "services, or neither for the embedded ones"
+            )
+
+        jwt_secret = source.get("JWT_SECRET", "")
+        if environment is Environment.PRODUCTION:
+            if len(jwt_secret) < 32:
+                raise ConfigError("JWT_SECRET must be set to at least 32 characters in production")
+            if database_url is None:
+                raise ConfigError("DATABASE_URL must be set in production")
+        elif jwt_secret and len(jwt_secret) < 32:
+            raise ConfigError("JWT_SECRET must be at least 32 characters")
+        if not jwt_secret:
+            # A random secret per process is safe for development: tokens simply die on restart.
+            jwt_secret = secrets.token_urlsafe(48)
+
+        algorithm = source.get("JWT_ALGORITHM", "HS256").strip()
+        if algorithm not in {"HS256", "HS384", "HS512"}:
+            raise ConfigError(f"JWT_ALGORITHM must be HS256, HS384 or HS512, got {algorithm!r}")
+
+        log_level = source.get("LOG_LEVEL", "INFO").strip().upper()
+        if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
+
+        home_raw = source.get("GRAPHQL_API_HOME", "").strip()
+        production = environment is Environment.PRODUCTION
+        return cls(
+            env=environment,
+            database_url=database_url,
+            database_read_url=_database_url(source, "DATABASE_READ_URL"),
+            redis_url=redis_url,
+            home=Path(home_raw) if home_raw else Path(".graphql-api"),
+            host=source.get("HOST", "127.0.0.1").strip() or "127.0.0.1",
+            port=_int(source, "PORT", 8000, low=1, high=65535),
+            jwt_secret=jwt_secret,
+            jwt_algorithm=algorithm,
+            jwt_issuer=source.get("JWT_ISSUER", "graphql-api").strip() or "graphql-api",
+            jwt_audience=source.get("JWT_AUDIENCE", "graphql-api").strip() or "graphql-api",
+            access_token_ttl_seconds=_int(
+                source, "ACCESS_TOKEN_TTL_SECONDS", 900, low=30, high=24 * 3600
+            ),
+            refresh_token_ttl_seconds=_int(
+                source, "REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600, low=300, high=365 * 24 * 3600
+            ),
+            auto_migrate=_bool(source, "AUTO_MIGRATE", True),
+            seed_demo_data=_bool(source, "SEED_DEMO_DATA", not production),
+            graphiql=_bool(source, "GRAPHIQL", not production),
+            db_pool_size=_int(source, "DB_POOL_SIZE", 10, low=1, high=200),
+            db_max_overflow=_int(source, "DB_MAX_OVERFLOW", 10, low=0, high=200),
+            slow_query_ms=_int(source, "SLOW_QUERY_MS", 200, low=1, high=600_000),
+            max_query_depth=_int(source, "MAX_QUERY_DEPTH", 12, low=2, high=100),
+            log_level=log_level,
+            trade_fee_bps=_int(source, "TRADE_FEE_BPS", 10, low=0, high=1000),
+        )

@@ -1,0 +1,30 @@
+"""The typed per-request context every resolver receives as ``info.context``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from redis.asyncio import Redis
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+
+from graphql_api.auth.principal import Principal
+from graphql_api.config import Settings
+from graphql_api.db.engine import Database
+from loaders import Loaders
+
+
+@dataclass(slots=True)
+class Context:
+    request: Request | WebSocket
+    response: Response | WebSocket | None
+    settings: Settings
+    db: Database
+    redis: Redis
+    principal: Principal
+    loaders: Loaders
+    request_id: str
+    # One clock reading per request, so every row of a response agrees on "now".
+    now: datetime

@@ -1,0 +1,1 @@
+"""Database access: engine and sessions, typed models per domain, queries per domain."""

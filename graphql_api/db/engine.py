@@ -1,0 +1,87 @@
+"""Engines and session factories: a writer, and an optional read replica for queries."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from graphql_api.config import Settings
+
+log = logging.getLogger("graphql_api.sql")
+
+
+def _install_slow_query_log(engine: Engine, threshold_ms: int) -> None:
+    @event.listens_for(engine, "before_cursor_execute")
+    def _start(conn: Connection, cursor: Any, statement: str, params: Any, context: Any,
+               executemany: bool) -> None:  # fmt: skip
+        conn.info.setdefault("query_start", []).append(time.perf_counter())
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _end(conn: Connection, cursor: Any, statement: str, params: Any, context: Any,
+             executemany: bool) -> None:  # fmt: skip
+        elapsed_ms = (time.perf_counter() - conn.info["query_start"].pop()) * 1000
+        if elapsed_ms >= threshold_ms:
+            # Parameters are left out on purpose: they may hold secrets or personal data.
+            log.warning("slow query", extra={"duration_ms": round(elapsed_ms, 1),
+                                              "statement": statement[:2000]})  # fmt: skip
+
+
+def _engine(url: str, settings: Settings) -> AsyncEngine:
+    engine = create_async_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"server_settings": {"application_name": "graphql-api"}},
+    )
+    _install_slow_query_log(engine.sync_engine, settings.slow_query_ms)
+    return engine
+
+
+class Database:
+    """The request-independent database handles; sessions are short-lived and never shared."""
+
+    def __init__(self, settings: Settings, *, url: str | None = None) -> None:
+        write_url = url or settings.database_url
+        if write_url is None:
+            raise ValueError("a database URL is required")
+        self.engine = _engine(write_url, settings)
+        self.read_engine = (
+            _engine(settings.database_read_url, settings)
+            if settings.database_read_url and url is None
+            else self.engine
+        )
+        self._writer = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
+
+    def engines(self) -> tuple[AsyncEngine, ...]:
+        return (self.engine,) if self.read_engine is self.engine else (self.engine, self.read_engine)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for one batch of reads (one DataLoader batch or one list query)."""
+        async with self._reader() as session:
+            yield session
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction: committed when the block ends, rolled back on error."""
+        async with self._writer() as session, session.begin():
+            yield session
+
+    async def ping(self) -> None:
+        for engine in self.engines():
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        for engine in self.engines():
+            await engine.dispose()

@@ -1,0 +1,35 @@
+"""Every model, imported so that ``Base.metadata`` is complete for Alembic and the tests."""
+
+from __future__ import annotations
+
+from graphql_api.db.base import Base
+from graphql_api.db.models.accounts import ApiKey, AuditLog, RefreshToken, User
+from graphql_api.db.models.announcements import SEARCH_CONFIG, Announcement
+from graphql_api.db.models.briefings import (
+    Briefing,
+    BriefingGlossaryTerm,
+    GlossaryTerm,
+    HistoricalCase,
+)
+from graphql_api.db.models.businesses import Application, Business
+from graphql_api.db.models.portfolios import Holding, Portfolio, Security, Transaction
+
+__all__ = [
+    "SEARCH_CONFIG",
+    "Announcement",
+    "ApiKey",
+    "Application",
+    "AuditLog",
+    "Base",
+    "Briefing",
+    "BriefingGlossaryTerm",
+    "Business",
+    "GlossaryTerm",
+    "Holding",
+    "HistoricalCase",
+    "Portfolio",
+    "RefreshToken",
+    "Security",
+    "Transaction",
+    "User",
+]

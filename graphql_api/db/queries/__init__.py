@@ -1,0 +1,1 @@
+"""Data access per domain: small keyword-only functions taking a session."""

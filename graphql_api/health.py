@@ -1,0 +1,39 @@
+"""Liveness and readiness endpoints (R19)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+CHECK_TIMEOUT_SECONDS = 2.0
+
+
+async def live(request: Request) -> JSONResponse:
+    """The process is up and its event loop answers; says nothing of dependencies."""
+    return JSONResponse({"status": "ok"})
+
+
+async def _check(name: str, probe: asyncio.Future[object] | object) -> tuple[str, str]:
+    try:
+        await asyncio.wait_for(probe, CHECK_TIMEOUT_SECONDS)  # type: ignore[arg-type]
+    except Exception as exc:  # noqa: BLE001  (any failure means "not ready")
+        return name, f"error: {type(exc).__name__}"
+    return name, "ok"
+
+
+async def ready(request: Request) -> JSONResponse:
+    """200 when PostgreSQL and Redis answer, else 503 naming the failing part."""
+    state = request.app.state
+    results = dict(
+        await asyncio.gather(
+            _check("postgres", state.db.ping()),
+            _check("redis", state.redis.ping()),
+        )
+    )
+    healthy = all(value == "ok" for value in results.values())
+    return JSONResponse(
+        {"status": "ok" if healthy else "unavailable", "checks": results},
+        status_code=200 if healthy else 503,
+    )

@@ -1,0 +1,1 @@
+"""Announcements: public support-programme calls (R1)."""

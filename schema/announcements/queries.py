@@ -1,0 +1,75 @@
+"""Announcement queries: thin resolvers over graphql_api.db.queries.announcements."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from graphql_api.db.queries.announcements import (
+    AnnouncementFilters,
+    AnnouncementSort,
+    count_announcements,
+    list_announcements,
+)
+from graphql_api.pagination import page_size
+from schema.announcements.types import (
+    AnnouncementConnection,
+    AnnouncementFilter,
+    AnnouncementOrder,
+    AnnouncementType,
+)
+from schema.types import Connection, Info
+
+
+def _filters(value: AnnouncementFilter | None) -> AnnouncementFilters:
+    if value is None:
+        return AnnouncementFilters()
+    return AnnouncementFilters(
+        statuses=value.status, categories=value.category, regions=value.region
+    )
+
+
+@strawberry.type
+class AnnouncementQueries:
+    @strawberry.field(
+        description="Announcements, newest published first by default. Drafts appear only "
+        "for editors, admins and services with announcements:write."
+    )
+    async def announcements(
+        self,
+        info: Info,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size: default 20, at most 100.")
+        ] = None,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="Cursor of the row after which the page starts."),
+        ] = None,
+        filter: Annotated[  # noqa: A002
+            AnnouncementFilter | None,
+            strawberry.argument(description="Criteria every returned row meets."),
+        ] = None,
+        order_by: Annotated[
+            AnnouncementOrder | None,  # type: ignore[valid-type]
+            strawberry.argument(description="Ordering; default PUBLISHED_AT_DESC."),
+        ] = None,
+    ) -> AnnouncementConnection:
+        ctx = info.context
+        size = page_size(first)
+        filters = _filters(filter)
+        include_drafts = ctx.principal.can_see_drafts_of_announcements
+        sort = order_by or AnnouncementSort.PUBLISHED_AT_DESC
+        async with ctx.db.read() as session:
+            page = await list_announcements(
+                session, filters=filters, sort=sort, first=size, after=after,
+                include_drafts=include_drafts,
+            )  # fmt: skip
+
+        async def count() -> int:
+            async with ctx.db.read() as session:
+                return await count_announcements(
+                    session, filters=filters, include_drafts=include_drafts
+                )
+
+        return Connection[AnnouncementType].from_page(page, count)  # type: ignore[return-value]

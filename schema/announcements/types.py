@@ -1,0 +1,101 @@
+"""GraphQL types of the announcements domain."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+import strawberry
+
+from graphql_api.db import models
+from graphql_api.db.enums import AnnouncementStatus as AnnouncementStatusEnum
+from graphql_api.db.queries.announcements import AnnouncementSort, effective_status
+from graphql_api.ids import encode_id
+from schema.types import Connection, Info, Node
+
+AnnouncementStatus = strawberry.enum(
+    AnnouncementStatusEnum,
+    name="AnnouncementStatus",
+    description="Lifecycle of a call: DRAFT -> PUBLISHED -> CLOSED.",
+)
+
+AnnouncementOrder = strawberry.enum(
+    AnnouncementSort,
+    name="AnnouncementOrder",
+    description="Orderings of announcement lists; ties are broken by id. "
+    "Rows with no value for the sort key come last.",
+)
+
+BusinessRef = Annotated["BusinessType", strawberry.lazy("schema.businesses.types")]
+
+
+@strawberry.input(description="Narrows an announcement list; every given criterion must hold.")
+class AnnouncementFilter:
+    status: list[AnnouncementStatus] | None = strawberry.field(  # type: ignore[valid-type]
+        default=None,
+        description="Any of these statuses (drafts only for editors). A published call past "
+        "its closing time counts as CLOSED.",
+    )
+    category: list[str] | None = strawberry.field(
+        default=None, description="Any of these categories."
+    )
+    region: list[str] | None = strawberry.field(
+        default=None, description="Targets at least one of these regions."
+    )
+
+
+@strawberry.type(
+    name="Announcement",
+    description="A public support-programme call for applications.",
+)
+class AnnouncementType(Node):
+    title: str = strawberry.field(description="Title of the call.")
+    body: str = strawberry.field(description="Full text of the call.")
+    organization: str = strawberry.field(description="Organisation issuing the call.")
+    category: str = strawberry.field(description="Programme category (funding, export, R&D ...).")
+    target_industries: list[str] = strawberry.field(
+        description="Industries the call is open to; empty means any."
+    )
+    target_sizes: list[str] = strawberry.field(
+        description="Company sizes (BusinessSize values) the call is open to; empty means any."
+    )
+    regions: list[str] = strawberry.field(description="Regions the call targets; empty means any.")
+    budget: Decimal | None = strawberry.field(description="Total programme budget.")
+    opens_at: datetime | None = strawberry.field(description="When applications open.")
+    closes_at: datetime | None = strawberry.field(description="When applications close.")
+    source_url: str | None = strawberry.field(description="Link to the original notice.")
+    keywords: list[str] = strawberry.field(description="Keywords for search and matching.")
+    published_at: datetime | None = strawberry.field(description="When it was published.")
+    created_at: datetime = strawberry.field(description="When it was created.")
+    updated_at: datetime = strawberry.field(description="When it was last changed.")
+
+    @strawberry.field(description="Globally unique, opaque identifier.")
+    @staticmethod
+    def id(root: strawberry.Parent[models.Announcement]) -> strawberry.ID:
+        return strawberry.ID(encode_id("Announcement", root.id))
+
+    @strawberry.field(
+        description="Lifecycle status; a published call past its closing time reads as CLOSED."
+    )
+    @staticmethod
+    def status(
+        root: strawberry.Parent[models.Announcement], info: Info
+    ) -> AnnouncementStatus:  # type: ignore[valid-type]
+        return effective_status(root, info.context.now)
+
+    @strawberry.field(description="The business that posted the call, if any.")
+    @staticmethod
+    async def business(
+        root: strawberry.Parent[models.Announcement], info: Info
+    ) -> BusinessRef | None:
+        if root.business_id is None:
+            return None
+        return await info.context.loaders.business_by_id.load(root.business_id)
+
+    @classmethod
+    def is_type_of(cls, obj: Any, info: Info) -> bool:
+        return isinstance(obj, models.Announcement)
+
+
+AnnouncementConnection = Connection[AnnouncementType]

@@ -1,0 +1,1 @@
+"""Businesses: companies that apply to support programmes (R2)."""

@@ -1,0 +1,77 @@
+"""Relay `node`/`nodes`: refetch any object by global ID, or NOT_FOUND when hidden.
+
+Each domain registers how to load its type and whether the caller may see a row. A row the
+caller may not see is reported exactly like a missing one, so IDs leak nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+import strawberry
+
+from graphql_api.db import models
+from graphql_api.db.enums import AnnouncementStatus
+from graphql_api.errors import BadUserInput, NotFound
+from graphql_api.ids import decode_id
+from schema.types import Info, Node
+
+Fetch = Callable[[Info, int], Awaitable[Any]]
+Visible = Callable[[Info, Any], bool]
+
+_REGISTRY: dict[str, tuple[Fetch, Visible]] = {}
+
+
+def register(type_name: str, fetch: Fetch, visible: Visible = lambda info, row: True) -> None:
+    _REGISTRY[type_name] = (fetch, visible)
+
+
+async def resolve_node(info: Info, global_id: str, *, field: str = "id") -> Any:
+    type_name, pk = decode_id(global_id, field=field)
+    entry = _REGISTRY.get(type_name)
+    if entry is None:
+        raise NotFound("No object with this ID.", field=field)
+    fetch, visible = entry
+    row = await fetch(info, pk)
+    if row is None or not visible(info, row):
+        raise NotFound("No object with this ID.", field=field)
+    return row
+
+
+def _announcement_visible(info: Info, row: models.Announcement) -> bool:
+    return (
+        row.status is not AnnouncementStatus.DRAFT
+        or info.context.principal.can_see_drafts_of_announcements
+    )
+
+
+register("Announcement", lambda info, pk: info.context.loaders.announcement_by_id.load(pk),
+         _announcement_visible)  # fmt: skip
+register("Business", lambda info, pk: info.context.loaders.business_by_id.load(pk))
+
+
+@strawberry.type
+class NodeQueries:
+    @strawberry.field(description="Fetch any object by its global ID; NOT_FOUND when it does "
+                      "not exist or the caller may not see it.")  # fmt: skip
+    async def node(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="A global ID.")],  # noqa: A002
+    ) -> Node | None:
+        return await resolve_node(info, id)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="Fetch several objects by global ID, in the order given; "
+                      "an entry is null (with a NOT_FOUND error) when hidden or missing.")  # fmt: skip
+    def nodes(
+        self,
+        info: Info,
+        ids: Annotated[
+            list[strawberry.ID], strawberry.argument(description="Global IDs, at most 100.")
+        ],
+    ) -> list[Node | None]:
+        if len(ids) > 100:
+            raise BadUserInput("At most 100 IDs per call.", field="ids")
+        # graphql-core awaits each item on its own, so one hidden ID nulls only its entry.
+        return [resolve_node(info, gid) for gid in ids]  # type: ignore[misc]

@@ -1,0 +1,28 @@
+"""Permission classes shared by the domains; denials are FORBIDDEN errors, never silent nulls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry.permission import BasePermission
+
+from graphql_api.db.enums import Role
+from graphql_api.errors import ErrorCode
+from schema.types import Info
+
+
+class DeniedByDefault(BasePermission):
+    """Base: a FORBIDDEN error naming nothing about the protected value."""
+
+    message = "You are not allowed to see this field."
+    error_extensions = {"code": ErrorCode.FORBIDDEN.value}
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:  # type: ignore[override]
+        return False
+
+
+class IsStaff(DeniedByDefault):
+    """Editors and admins."""
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:  # type: ignore[override]
+        return info.context.principal.has_role(Role.EDITOR, Role.ADMIN)

@@ -1,0 +1,70 @@
+"""Shared schema building blocks: typed Info, Relay Node, PageInfo and generic connections."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, TypeAlias, TypeVar
+
+import strawberry
+from strawberry.types import Info as StrawberryInfo
+
+from graphql_api.context import Context
+from graphql_api.pagination import Page
+
+Info: TypeAlias = StrawberryInfo[Context, None]
+
+T = TypeVar("T")
+
+
+@strawberry.interface(description="An object with a globally unique, opaque ID (Relay).")
+class Node:
+    id: strawberry.ID = strawberry.field(
+        description="Globally unique, opaque identifier; pass it to `node(id:)` to refetch."
+    )
+
+
+@strawberry.type(description="Where a page sits in its connection (Relay).")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="True when rows exist after this page.")
+    has_previous_page: bool = strawberry.field(
+        description="True when this page was requested with `after`, so rows exist before it."
+    )
+    start_cursor: str | None = strawberry.field(description="Cursor of the first edge, if any.")
+    end_cursor: str | None = strawberry.field(
+        description="Cursor of the last edge; pass it as `after` to fetch the next page."
+    )
+
+
+@strawberry.type(description="One row of a connection with its cursor.")
+class Edge(Generic[T]):
+    node: T = strawberry.field(description="The row.")
+    cursor: str = strawberry.field(description="Opaque keyset cursor of this row.")
+
+
+@strawberry.type(description="A page of rows (Relay connection) with keyset cursors.")
+class Connection(Generic[T]):
+    edges: list[Edge[T]] = strawberry.field(description="The rows of this page, in order.")
+    page_info: PageInfo = strawberry.field(description="Pagination state of this page.")
+    count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="Number of rows matching the filter across all pages; "
+                      "computed only when selected.")  # fmt: skip
+    async def total_count(self) -> int:
+        return await self.count()
+
+    @classmethod
+    def from_page(cls, page: Page[Any], count: Callable[[], Awaitable[int]]) -> Connection[Any]:
+        edges: Sequence[Edge[Any]] = [
+            Edge(node=item, cursor=cursor)
+            for item, cursor in zip(page.items, page.cursors, strict=True)
+        ]
+        return cls(
+            edges=list(edges),
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                has_previous_page=page.has_previous_page,
+                start_cursor=page.cursors[0] if page.cursors else None,
+                end_cursor=page.cursors[-1] if page.cursors else None,
+            ),
+            count=count,
+        )
