@@ -8,15 +8,23 @@ from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
 from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from graphql_api import health
+from graphql_api.auth.principal import ANONYMOUS, Principal
 from graphql_api.config import Settings
 from graphql_api.db.engine import Database
 from graphql_api.graphql_view import GraphQLView
 from schema import build_schema
 
 log = logging.getLogger(__name__)
+
+
+async def anonymous(request: Request | WebSocket) -> Principal:
+    """Until token authentication lands (issue 4), every caller is anonymous."""
+    return ANONYMOUS
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -36,6 +44,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
             await upgrade(url=database_url)
         app.state.settings = settings
+        # Resolves the caller once per request/connection; tests may swap it for a fixed one.
+        app.state.authenticate = anonymous
         app.state.db = Database(settings)
         app.state.redis = Redis.from_url(redis_url, health_check_interval=30)
         try:

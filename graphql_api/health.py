@@ -18,7 +18,7 @@ async def live(request: Request) -> JSONResponse:
 async def _check(name: str, probe: asyncio.Future[object] | object) -> tuple[str, str]:
     try:
         await asyncio.wait_for(probe, CHECK_TIMEOUT_SECONDS)  # type: ignore[arg-type]
-    except Exception as exc:  # noqa: BLE001  (any failure means "not ready")
+    except Exception as exc:
         return name, f"error: {type(exc).__name__}"
     return name, "ok"
 

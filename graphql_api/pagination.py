@@ -60,7 +60,11 @@ class SortSpec:
 
     def after(self, value: Any, row_id: int) -> ColumnElement[bool]:
         col, idc = self.column, self.id_column
-        beyond = (lambda c, v: c < v) if self.descending else (lambda c, v: c > v)
+
+        def beyond(column: Any, bound: Any) -> ColumnElement[bool]:
+            result: ColumnElement[bool] = column < bound if self.descending else column > bound
+            return result
+
         if value is None:
             return and_(col.is_(None), beyond(idc, row_id))
         return or_(
@@ -132,9 +136,13 @@ def apply_keyset(
 
 
 def build_page(
-    rows: Sequence[T], sort: SortSpec, *, first: int, after: str | None,
+    rows: Sequence[T],
+    sort: SortSpec,
+    *,
+    first: int,
+    after: str | None,
     key: Callable[[T], tuple[Any, int]],
-) -> Page[T]:  # fmt: skip
+) -> Page[T]:
     items = list(rows[:first])
     return Page(
         items=items,

@@ -6,6 +6,7 @@ from strawberry.extensions import MaxTokensLimiter, ParserCache, QueryDepthLimit
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+import schema.businesses.queries  # registers Business for `node`
 from schema.announcements.queries import AnnouncementQueries
 from schema.businesses.types import BusinessType
 from schema.extensions import ApiSchema

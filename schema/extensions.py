@@ -18,10 +18,12 @@ class ApiSchema(strawberry.Schema):
     hooks, passes through `_handle_execution_result`, so the classification lives there.
     """
 
-    async def _handle_execution_result(self, context: ExecutionContext, result: Any,
-                                       extensions_runner: Any, **kwargs: Any) -> Any:  # fmt: skip
-        handled = await super()._handle_execution_result(context, result, extensions_runner,
-                                                         **kwargs)  # fmt: skip
+    async def _handle_execution_result(
+        self, context: ExecutionContext, result: Any, extensions_runner: Any, **kwargs: Any
+    ) -> Any:
+        handled = await super()._handle_execution_result(
+            context, result, extensions_runner, **kwargs
+        )
         errors = getattr(handled, "errors", None)
         if errors:
             handled.errors = [classify(error) for error in errors]

@@ -11,8 +11,6 @@ from typing import Annotated, Any
 
 import strawberry
 
-from graphql_api.db import models
-from graphql_api.db.enums import AnnouncementStatus
 from graphql_api.errors import BadUserInput, NotFound
 from graphql_api.ids import decode_id
 from schema.types import Info, Node
@@ -39,31 +37,23 @@ async def resolve_node(info: Info, global_id: str, *, field: str = "id") -> Any:
     return row
 
 
-def _announcement_visible(info: Info, row: models.Announcement) -> bool:
-    return (
-        row.status is not AnnouncementStatus.DRAFT
-        or info.context.principal.can_see_drafts_of_announcements
-    )
-
-
-register("Announcement", lambda info, pk: info.context.loaders.announcement_by_id.load(pk),
-         _announcement_visible)  # fmt: skip
-register("Business", lambda info, pk: info.context.loaders.business_by_id.load(pk))
-
-
 @strawberry.type
 class NodeQueries:
-    @strawberry.field(description="Fetch any object by its global ID; NOT_FOUND when it does "
-                      "not exist or the caller may not see it.")  # fmt: skip
+    @strawberry.field(
+        description="Fetch any object by its global ID; NOT_FOUND when it does "
+        "not exist or the caller may not see it."
+    )
     async def node(
         self,
         info: Info,
-        id: Annotated[strawberry.ID, strawberry.argument(description="A global ID.")],  # noqa: A002
+        id: Annotated[strawberry.ID, strawberry.argument(description="A global ID.")],
     ) -> Node | None:
         return await resolve_node(info, id)  # type: ignore[no-any-return]
 
-    @strawberry.field(description="Fetch several objects by global ID, in the order given; "
-                      "an entry is null (with a NOT_FOUND error) when hidden or missing.")  # fmt: skip
+    @strawberry.field(
+        description="Fetch several objects by global ID, in the order given; "
+        "an entry is null (with a NOT_FOUND error) when hidden or missing."
+    )
     def nodes(
         self,
         info: Info,

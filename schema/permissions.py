@@ -17,12 +17,12 @@ class DeniedByDefault(BasePermission):
     message = "You are not allowed to see this field."
     error_extensions = {"code": ErrorCode.FORBIDDEN.value}
 
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:  # type: ignore[override]
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         return False
 
 
 class IsStaff(DeniedByDefault):
     """Editors and admins."""
 
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:  # type: ignore[override]
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         return info.context.principal.has_role(Role.EDITOR, Role.ADMIN)

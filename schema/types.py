@@ -47,8 +47,10 @@ class Connection(Generic[T]):
     page_info: PageInfo = strawberry.field(description="Pagination state of this page.")
     count: strawberry.Private[Callable[[], Awaitable[int]]]
 
-    @strawberry.field(description="Number of rows matching the filter across all pages; "
-                      "computed only when selected.")  # fmt: skip
+    @strawberry.field(
+        description="Number of rows matching the filter across all pages; "
+        "computed only when selected."
+    )
     async def total_count(self) -> int:
         return await self.count()
 

@@ -119,13 +119,13 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-async def redis_url(redis_server: RedisServer) -> AsyncIterator[str]:
+async def redis_url(redis_server: RedisServer) -> str:
     client = aioredis.Redis.from_url(redis_server.url)
     try:
         await client.flushall()
     finally:
         await client.aclose()
-    yield redis_server.url
+    return redis_server.url
 
 
 # --- The application under test -------------------------------------------------------
@@ -137,6 +137,7 @@ import httpx  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 
+from graphql_api.auth.principal import Principal  # noqa: E402
 from graphql_api.config import Environment, Settings  # noqa: E402
 
 
@@ -159,6 +160,15 @@ async def app(settings: Settings) -> AsyncIterator[Starlette]:
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application
+
+
+def act_as(app: Starlette, principal: Principal) -> None:
+    """Make every following request of this app run as `principal` (until auth lands)."""
+
+    async def fixed(request: object) -> Principal:
+        return principal
+
+    app.state.authenticate = fixed
 
 
 @pytest.fixture

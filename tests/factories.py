@@ -36,9 +36,13 @@ async def make_businesses(engine: AsyncEngine, count: int, **overrides: Any) -> 
 
 
 async def make_announcements(
-    engine: AsyncEngine, count: int, *, business_ids: list[int] | None = None,
-    status: AnnouncementStatus = AnnouncementStatus.PUBLISHED, **overrides: Any,
-) -> list[int]:  # fmt: skip
+    engine: AsyncEngine,
+    count: int,
+    *,
+    business_ids: list[int] | None = None,
+    status: AnnouncementStatus = AnnouncementStatus.PUBLISHED,
+    **overrides: Any,
+) -> list[int]:
     now = datetime.now(UTC)
     rows = []
     for i in range(count):
@@ -51,7 +55,8 @@ async def make_announcements(
             "status": status,
             "opens_at": now - timedelta(days=10),
             "closes_at": now + timedelta(days=30 + i),
-            "published_at": None if status is AnnouncementStatus.DRAFT
+            "published_at": None
+            if status is AnnouncementStatus.DRAFT
             else BASE_TIME + timedelta(minutes=i),
             "business_id": business_ids[i % len(business_ids)] if business_ids else None,
             "keywords": ["ai", "export"] if i % 2 else ["food"],

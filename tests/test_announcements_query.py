@@ -55,8 +55,11 @@ async def test_drafts_are_hidden_from_anonymous(
     nodes = [e["node"] for e in body["data"]["announcements"]["edges"]]
     assert len(nodes) == 3
     assert {n["status"] for n in nodes} == {"PUBLISHED"}
-    hidden = await gql(client, "query($id: ID!) { node(id: $id) { id } }",
-                       {"id": encode_id("Announcement", draft_ids[0])})  # fmt: skip
+    hidden = await gql(
+        client,
+        "query($id: ID!) { node(id: $id) { id } }",
+        {"id": encode_id("Announcement", draft_ids[0])},
+    )
     assert hidden["data"]["node"] is None
     assert error_codes(hidden) == ["NOT_FOUND"]
 

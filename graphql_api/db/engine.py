@@ -10,7 +10,12 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from graphql_api.config import Settings
 
@@ -19,18 +24,22 @@ log = logging.getLogger("graphql_api.sql")
 
 def _install_slow_query_log(engine: Engine, threshold_ms: int) -> None:
     @event.listens_for(engine, "before_cursor_execute")
-    def _start(conn: Connection, cursor: Any, statement: str, params: Any, context: Any,
-               executemany: bool) -> None:  # fmt: skip
+    def _start(
+        conn: Connection, cursor: Any, statement: str, params: Any, context: Any, executemany: bool
+    ) -> None:
         conn.info.setdefault("query_start", []).append(time.perf_counter())
 
     @event.listens_for(engine, "after_cursor_execute")
-    def _end(conn: Connection, cursor: Any, statement: str, params: Any, context: Any,
-             executemany: bool) -> None:  # fmt: skip
+    def _end(
+        conn: Connection, cursor: Any, statement: str, params: Any, context: Any, executemany: bool
+    ) -> None:
         elapsed_ms = (time.perf_counter() - conn.info["query_start"].pop()) * 1000
         if elapsed_ms >= threshold_ms:
             # Parameters are left out on purpose: they may hold secrets or personal data.
-            log.warning("slow query", extra={"duration_ms": round(elapsed_ms, 1),
-                                              "statement": statement[:2000]})  # fmt: skip
+            log.warning(
+                "slow query",
+                extra={"duration_ms": round(elapsed_ms, 1), "statement": statement[:2000]},
+            )
 
 
 def _engine(url: str, settings: Settings) -> AsyncEngine:
@@ -63,7 +72,9 @@ class Database:
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     def engines(self) -> tuple[AsyncEngine, ...]:
-        return (self.engine,) if self.read_engine is self.engine else (self.engine, self.read_engine)
+        return (
+            (self.engine,) if self.read_engine is self.engine else (self.engine, self.read_engine)
+        )
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -6,6 +6,8 @@ from typing import Annotated
 
 import strawberry
 
+from graphql_api.db import models
+from graphql_api.db.enums import AnnouncementStatus
 from graphql_api.db.queries.announcements import (
     AnnouncementFilters,
     AnnouncementSort,
@@ -19,7 +21,20 @@ from schema.announcements.types import (
     AnnouncementOrder,
     AnnouncementType,
 )
+from schema.node import register
 from schema.types import Connection, Info
+
+
+def _visible(info: Info, row: models.Announcement) -> bool:
+    return (
+        row.status is not AnnouncementStatus.DRAFT
+        or info.context.principal.can_see_drafts_of_announcements
+    )
+
+
+register(
+    "Announcement", lambda info, pk: info.context.loaders.announcement_by_id.load(pk), _visible
+)
 
 
 def _filters(value: AnnouncementFilter | None) -> AnnouncementFilters:
@@ -46,7 +61,7 @@ class AnnouncementQueries:
             str | None,
             strawberry.argument(description="Cursor of the row after which the page starts."),
         ] = None,
-        filter: Annotated[  # noqa: A002
+        filter: Annotated[
             AnnouncementFilter | None,
             strawberry.argument(description="Criteria every returned row meets."),
         ] = None,
@@ -62,9 +77,13 @@ class AnnouncementQueries:
         sort = order_by or AnnouncementSort.PUBLISHED_AT_DESC
         async with ctx.db.read() as session:
             page = await list_announcements(
-                session, filters=filters, sort=sort, first=size, after=after,
+                session,
+                filters=filters,
+                sort=sort,
+                first=size,
+                after=after,
                 include_drafts=include_drafts,
-            )  # fmt: skip
+            )
 
         async def count() -> int:
             async with ctx.db.read() as session:
@@ -72,4 +91,4 @@ class AnnouncementQueries:
                     session, filters=filters, include_drafts=include_drafts
                 )
 
-        return Connection[AnnouncementType].from_page(page, count)  # type: ignore[return-value]
+        return Connection[AnnouncementType].from_page(page, count)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -26,6 +26,9 @@ AnnouncementOrder = strawberry.enum(
     description="Orderings of announcement lists; ties are broken by id. "
     "Rows with no value for the sort key come last.",
 )
+
+if TYPE_CHECKING:
+    from schema.businesses.types import BusinessType
 
 BusinessRef = Annotated["BusinessType", strawberry.lazy("schema.businesses.types")]
 
@@ -70,18 +73,19 @@ class AnnouncementType(Node):
     created_at: datetime = strawberry.field(description="When it was created.")
     updated_at: datetime = strawberry.field(description="When it was last changed.")
 
-    @strawberry.field(description="Globally unique, opaque identifier.")
+    # A resolver replaces the interface's plain attribute, which mypy's dataclass model rejects.
+    @strawberry.field(description="Globally unique, opaque identifier.")  # type: ignore[misc]
     @staticmethod
-    def id(root: strawberry.Parent[models.Announcement]) -> strawberry.ID:
+    def id(
+        root: strawberry.Parent[models.Announcement],
+    ) -> strawberry.ID:
         return strawberry.ID(encode_id("Announcement", root.id))
 
     @strawberry.field(
         description="Lifecycle status; a published call past its closing time reads as CLOSED."
     )
     @staticmethod
-    def status(
-        root: strawberry.Parent[models.Announcement], info: Info
-    ) -> AnnouncementStatus:  # type: ignore[valid-type]
+    def status(root: strawberry.Parent[models.Announcement], info: Info) -> AnnouncementStatus:  # type: ignore[valid-type]
         return effective_status(root, info.context.now)
 
     @strawberry.field(description="The business that posted the call, if any.")
@@ -91,7 +95,8 @@ class AnnouncementType(Node):
     ) -> BusinessRef | None:
         if root.business_id is None:
             return None
-        return await info.context.loaders.business_by_id.load(root.business_id)
+        # Resolvers return ORM rows; the Strawberry type describes their fields.
+        return await info.context.loaders.business_by_id.load(root.business_id)  # type: ignore[return-value]
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Info) -> bool:

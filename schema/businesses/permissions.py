@@ -10,7 +10,7 @@ from schema.types import Info
 
 
 class CanReadSensitiveBusinessFields(DeniedByDefault):
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:  # type: ignore[override]
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         principal = info.context.principal
         if principal.has_role(Role.EDITOR, Role.ADMIN):
             return True

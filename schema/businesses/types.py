@@ -38,9 +38,12 @@ class BusinessType(Node):
         permission_classes=[CanReadSensitiveBusinessFields],
     )
 
-    @strawberry.field(description="Globally unique, opaque identifier.")
+    # A resolver replaces the interface's plain attribute, which mypy's dataclass model rejects.
+    @strawberry.field(description="Globally unique, opaque identifier.")  # type: ignore[misc]
     @staticmethod
-    def id(root: strawberry.Parent[models.Business]) -> strawberry.ID:
+    def id(
+        root: strawberry.Parent[models.Business],
+    ) -> strawberry.ID:
         return strawberry.ID(encode_id("Business", root.id))
 
     @classmethod

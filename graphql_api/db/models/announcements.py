@@ -17,6 +17,7 @@ from sqlalchemy import (
     cast,
     text,
 )
+
 # The PostgreSQL ARRAY (not the generic one) has overlap/contains/contained_by.
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, array
 from sqlalchemy.orm import Mapped, mapped_column

@@ -104,12 +104,11 @@ async def list_announcements(
 async def count_announcements(
     session: AsyncSession, *, filters: AnnouncementFilters, include_drafts: bool
 ) -> int:
-    stmt = _filtered(select(func.count()).select_from(Announcement), filters,
-                     include_drafts=include_drafts)  # fmt: skip
+    stmt = _filtered(
+        select(func.count()).select_from(Announcement), filters, include_drafts=include_drafts
+    )
     return int((await session.execute(stmt)).scalar_one())
 
 
-async def announcements_by_ids(
-    session: AsyncSession, *, ids: Sequence[int]
-) -> list[Announcement]:
+async def announcements_by_ids(session: AsyncSession, *, ids: Sequence[int]) -> list[Announcement]:
     return list((await session.scalars(select(Announcement).where(Announcement.id.in_(ids)))).all())
