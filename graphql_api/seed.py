@@ -620,6 +620,7 @@ def _announcements(
         status = _pick_weighted(rng, _ANNOUNCEMENT_STATUS_WEIGHTS)
         opens, closes, published = _announcement_window(ctx, status)
         category = rng.choice(_CATEGORIES)
+        regions = tuple(rng.sample(_REGIONS, rng.randint(1, 2))) if rng.random() < 0.4 else ()
         business: int | None = None
         if rng.random() < 1 / 3:
             business = rng.randrange(len(businesses))
@@ -632,7 +633,7 @@ def _announcements(
         else:
             organization = rng.choice(_ORGANIZATIONS)
             year = (published or ctx.anchor).year
-            region_label = rng.choice(_REGIONS) if rng.random() < 0.3 else "Nationwide"
+            region_label = "-".join(regions) if regions else "Nationwide"
             title = (
                 f"{year} {region_label} {rng.choice(_THEMES[category])} {rng.choice(_PROGRAMMES)}"
             )
@@ -647,7 +648,6 @@ def _announcements(
         if rng.random() < 0.7:
             picked = rng.sample(list(BusinessSize), rng.randint(1, 3))
             sizes = tuple(size.value for size in BusinessSize if size in picked)
-        regions = tuple(rng.sample(_REGIONS, rng.randint(1, 2))) if rng.random() < 0.4 else ()
         keywords = rng.sample(_KEYWORDS, rng.randint(3, 6))
         if published is not None:
             created = published - dt.timedelta(days=rng.randint(1, 10), hours=rng.randint(0, 8))
@@ -827,6 +827,11 @@ class _Market:
         }
 
 
+def _mid_sentence(term: str) -> str:
+    """Lower-case a glossary term's capital for use inside a sentence; keep acronyms."""
+    return term if term[:2].isupper() else term[0].lower() + term[1:]
+
+
 def _briefings(ctx: _Ctx) -> list[dict[str, Any]]:
     rng = ctx.rng
     total = 90 * ctx.scale
@@ -859,7 +864,8 @@ def _briefings(ctx: _Ctx) -> list[dict[str, Any]]:
         for p in range(rng.randint(3, 5)):
             sentences = [
                 rng.choice(_NARRATIVE_SENTENCES).format(
-                    term=terms[(p + s) % len(terms)], kw=chosen[(p + s) % len(chosen)]
+                    term=_mid_sentence(terms[(p + s) % len(terms)]),
+                    kw=chosen[(p + s) % len(chosen)],
                 )
                 for s in range(rng.randint(2, 3))
             ]
@@ -893,10 +899,17 @@ def _briefings(ctx: _Ctx) -> list[dict[str, Any]]:
 def _briefing_terms(briefings: list[dict[str, Any]], terms: list[str]) -> list[tuple[int, int]]:
     """(briefing position, term position) for every term found in a briefing's text."""
     patterns = _term_patterns(terms)
+    lowered = [term.lower() for term in terms]
     pairs: list[tuple[int, int]] = []
     for b, briefing in enumerate(briefings):
         text = "\n".join((briefing["title"], briefing["summary"], briefing["narrative"]))
-        pairs.extend((b, t) for t, pattern in enumerate(patterns) if pattern.search(text))
+        folded = text.lower()
+        # A substring test first: most terms are absent, and it is far cheaper than a regex.
+        pairs.extend(
+            (b, t)
+            for t, pattern in enumerate(patterns)
+            if lowered[t] in folded and pattern.search(text)
+        )
     return pairs
 
 

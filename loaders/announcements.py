@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 from graphql_api.db.models import Announcement
-from graphql_api.db.queries.announcements import announcements_by_ids
+from aiodataloader import DataLoader
+
+from graphql_api.db.engine import Database
+from graphql_api.db.queries.announcements import announcements_by_ids, application_counts
 from loaders.base import ByIdLoader
 
 
 class AnnouncementByIdLoader(ByIdLoader[Announcement]):
     fetch = staticmethod(announcements_by_ids)
+
+
+class ApplicationCountByAnnouncementIdLoader(DataLoader[int, int]):
+    """How many applications each announcement has, one GROUP BY per batch."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__()
+        self.db = db
+
+    async def batch_load_fn(self, keys: list[int]) -> list[int]:
+        async with self.db.read() as session:
+            counts = await application_counts(session, ids=keys)
+        return [counts.get(key, 0) for key in keys]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import httpx
 import pytest
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphql_api.db.enums import AnnouncementStatus
+from graphql_api.db.models import Application
 from graphql_api.ids import encode_id
 from tests.conftest import StatementCounter
 from tests.factories import make_announcements, make_businesses
@@ -15,7 +19,7 @@ from tests.graphql_client import error_codes, gql
 LIST_WITH_BUSINESS = """
 query ($first: Int) {
   announcements(first: $first) {
-    edges { cursor node { id title status business { id name } } }
+    edges { cursor node { id title status applicationCount business { id name } } }
     pageInfo { hasNextPage endCursor }
   }
 }
@@ -41,9 +45,9 @@ async def test_statement_count_does_not_grow_with_rows(
     engine: AsyncEngine, client: httpx.AsyncClient, sql: StatementCounter, n: int
 ) -> None:
     count = await _statements_for(engine, client, sql, n)
-    print(f"announcements(first:100) with business, {n} rows: {count} statements")
-    # One page query plus one batched business query, whatever N is (R14).
-    assert count == 2
+    print(f"announcements(first:100) with business and applicationCount, {n} rows: {count}")
+    # Page query + batched businesses + batched application counts, whatever N is (R14).
+    assert count == 3
 
 
 async def test_drafts_are_hidden_from_anonymous(
@@ -188,3 +192,63 @@ async def test_health(client: httpx.AsyncClient) -> None:
     ready = await client.get("/health/ready")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"postgres": "ok", "redis": "ok"}
+
+
+async def test_filters_industry_size_open_now_closing_before_and_search(
+    engine: AsyncEngine, client: httpx.AsyncClient
+) -> None:
+    now = datetime.now(UTC)
+    await make_announcements(engine, 1, title="Export voucher", target_industries=["food"],
+                             target_sizes=["SMALL"], keywords=["export", "voucher"])  # fmt: skip
+    await make_announcements(engine, 1, title="Open to all", target_industries=[],
+                             target_sizes=[])  # fmt: skip
+    await make_announcements(engine, 1, title="Software only", target_industries=["software"],
+                             target_sizes=["LARGE"], closes_at=now + timedelta(days=3))  # fmt: skip
+    await make_announcements(engine, 1, title="Not yet open", opens_at=now + timedelta(days=1),
+                             closes_at=now + timedelta(days=9))  # fmt: skip
+    await make_announcements(engine, 1, title="Expired", opens_at=now - timedelta(days=9),
+                             closes_at=now - timedelta(days=1))  # fmt: skip
+
+    async def titles(filter_: str) -> set[str]:
+        body = await gql(client, f"{{ announcements(filter: {filter_}) "
+                         "{ edges { node { title status } } } }")  # fmt: skip
+        assert "errors" not in body, body
+        return {e["node"]["title"] for e in body["data"]["announcements"]["edges"]}
+
+    assert "Export voucher" in await titles('{industry: ["food"], size: [SMALL]}')
+    assert "Open to all" in await titles('{industry: ["food"], size: [SMALL]}')
+    assert "Software only" not in await titles('{industry: ["food"]}')
+    assert await titles('{search: "voucher"}') == {"Export voucher"}
+    assert await titles(f'{{closingBefore: "{(now + timedelta(days=5)).isoformat()}"}}') == {
+        "Software only", "Expired"}  # fmt: skip
+    open_now = await titles("{openNow: true}")
+    assert "Not yet open" not in open_now and "Expired" not in open_now
+    assert "Software only" in open_now
+    assert await titles("{status: [CLOSED]}") == {"Expired"}
+
+
+async def test_expired_call_reads_as_closed(engine: AsyncEngine, client: httpx.AsyncClient) -> None:
+    now = datetime.now(UTC)
+    await make_announcements(engine, 1, opens_at=now - timedelta(days=9),
+                             closes_at=now - timedelta(seconds=1))  # fmt: skip
+    body = await gql(client, "{ announcements { edges { node { status } } } }")
+    assert body["data"]["announcements"]["edges"][0]["node"]["status"] == "CLOSED"
+
+
+async def test_application_count_is_batched(
+    engine: AsyncEngine, client: httpx.AsyncClient, sql: StatementCounter
+) -> None:
+    businesses = await make_businesses(engine, 4)
+    announcements = await make_announcements(engine, 5)
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(Application),
+            [{"business_id": b, "announcement_id": announcements[0]} for b in businesses]
+            + [{"business_id": businesses[0], "announcement_id": announcements[1]}],
+        )
+    sql.reset()
+    body = await gql(client, "{ announcements(orderBy: CLOSES_AT_ASC) "
+                     "{ edges { node { applicationCount } } } }")  # fmt: skip
+    counts = [e["node"]["applicationCount"] for e in body["data"]["announcements"]["edges"]]
+    assert counts == [4, 1, 0, 0, 0]
+    assert sql.count == 2

@@ -14,6 +14,7 @@ from graphql_api.db.queries.announcements import (
     count_announcements,
     list_announcements,
 )
+from graphql_api.errors import BadUserInput
 from graphql_api.pagination import page_size
 from schema.announcements.types import (
     AnnouncementConnection,
@@ -40,8 +41,17 @@ register(
 def _filters(value: AnnouncementFilter | None) -> AnnouncementFilters:
     if value is None:
         return AnnouncementFilters()
+    if value.search is not None and len(value.search) > 200:
+        raise BadUserInput("Search text is limited to 200 characters.", field="filter.search")
     return AnnouncementFilters(
-        statuses=value.status, categories=value.category, regions=value.region
+        statuses=value.status,
+        categories=value.category,
+        regions=value.region,
+        industries=value.industry,
+        sizes=value.size,
+        open_now=value.open_now,
+        closing_before=value.closing_before,
+        search=value.search.strip() or None if value.search is not None else None,
     )
 
 

@@ -12,6 +12,7 @@ from graphql_api.db import models
 from graphql_api.db.enums import AnnouncementStatus as AnnouncementStatusEnum
 from graphql_api.db.queries.announcements import AnnouncementSort, effective_status
 from graphql_api.ids import encode_id
+from schema.businesses.types import BusinessSize
 from schema.types import Connection, Info, Node
 
 AnnouncementStatus = strawberry.enum(
@@ -44,7 +45,28 @@ class AnnouncementFilter:
         default=None, description="Any of these categories."
     )
     region: list[str] | None = strawberry.field(
-        default=None, description="Targets at least one of these regions."
+        default=None,
+        description="Targets at least one of these regions (calls open to all regions match).",
+    )
+    industry: list[str] | None = strawberry.field(
+        default=None,
+        description="Open to at least one of these industries (calls open to all match).",
+    )
+    size: list[BusinessSize] | None = strawberry.field(  # type: ignore[valid-type]
+        default=None,
+        description="Open to at least one of these company sizes (calls open to all match).",
+    )
+    open_now: bool | None = strawberry.field(
+        default=None,
+        description="true: published, already open and not yet closed; false: anything else.",
+    )
+    closing_before: datetime | None = strawberry.field(
+        default=None, description="Closes strictly before this instant."
+    )
+    search: str | None = strawberry.field(
+        default=None,
+        description="Words to find in title, organisation and keywords (web-search syntax: "
+        '"quoted phrase", -excluded, or).',
     )
 
 
@@ -97,6 +119,11 @@ class AnnouncementType(Node):
             return None
         # Resolvers return ORM rows; the Strawberry type describes their fields.
         return await info.context.loaders.business_by_id.load(root.business_id)  # type: ignore[return-value]
+
+    @strawberry.field(description="Number of applications submitted to this call.")
+    @staticmethod
+    async def application_count(root: strawberry.Parent[models.Announcement], info: Info) -> int:
+        return await info.context.loaders.application_count_by_announcement_id.load(root.id)
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Info) -> bool:

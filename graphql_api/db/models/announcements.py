@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     cast,
+    column,
     text,
 )
 
@@ -45,6 +46,14 @@ class Announcement(IdMixin, TimestampMixin, Base):
         CheckConstraint("budget >= 0", name="budget_nonnegative"),
         CheckConstraint("closes_at > opens_at", name="window_order"),
         CheckConstraint("jsonb_typeof(keywords) = 'array'", name="keywords_array"),
+        # Built from BusinessSize so a new size cannot be forgotten here; the cast is needed
+        # because varchar[] <@ text[] has no operator.
+        CheckConstraint(
+            column("target_sizes", ARRAY(String(16))).contained_by(
+                cast(array([size.value for size in BusinessSize]), ARRAY(String(16)))
+            ),
+            name="target_sizes_valid",
+        ),
         # Keyset orders for the public list: newest published, and soonest closing.
         Index(None, "status", "published_at", "id"),
         Index(None, "status", "closes_at", "id"),
@@ -92,16 +101,3 @@ class Announcement(IdMixin, TimestampMixin, Base):
     search_vector: Mapped[str] = mapped_column(
         TSVECTOR, Computed(_SEARCH_VECTOR_SQL, persisted=True), deferred=True
     )
-
-
-# An array column cannot reference the enum in a plain CHECK string without repeating its
-# values, so the constraint is built from BusinessSize; the cast is needed because
-# varchar[] <@ text[] has no operator.
-Announcement.__table__.append_constraint(
-    CheckConstraint(
-        Announcement.target_sizes.contained_by(
-            cast(array([size.value for size in BusinessSize]), ARRAY(String(16)))
-        ),
-        name="target_sizes_valid",
-    )
-)

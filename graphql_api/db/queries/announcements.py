@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphql_api.db.enums import AnnouncementStatus
-from graphql_api.db.models import Announcement
+from graphql_api.db.enums import AnnouncementStatus, BusinessSize
+from graphql_api.db.models import Announcement, Application
+from graphql_api.db.models.announcements import SEARCH_CONFIG
 from graphql_api.pagination import Page, SortSpec, apply_keyset, build_page, parse_datetime
 
 
@@ -46,6 +47,12 @@ class AnnouncementFilters:
     statuses: Sequence[AnnouncementStatus] | None = None
     categories: Sequence[str] | None = None
     regions: Sequence[str] | None = None
+    industries: Sequence[str] | None = None
+    sizes: Sequence[BusinessSize] | None = None
+    open_now: bool | None = None
+    closing_before: datetime | None = None
+    search: str | None = None
+    business_ids: Sequence[int] | None = None
 
 
 def effective_status(row: Announcement, now: datetime) -> AnnouncementStatus:
@@ -78,10 +85,31 @@ def _filtered(
         stmt = stmt.where(or_(*(_status_condition(s) for s in filters.statuses)))
     if filters.categories is not None:
         stmt = stmt.where(Announcement.category.in_(filters.categories))
+    # Array criteria use && (overlap) on GIN-indexed columns; an empty target array means
+    # "open to all", so such calls match any requested value.
     if filters.regions is not None:
-        # && (overlap) on the GIN-indexed array column.
-        stmt = stmt.where(Announcement.regions.overlap(list(filters.regions)))
+        stmt = stmt.where(_open_to(Announcement.regions, filters.regions))
+    if filters.industries is not None:
+        stmt = stmt.where(_open_to(Announcement.target_industries, filters.industries))
+    if filters.sizes is not None:
+        stmt = stmt.where(_open_to(Announcement.target_sizes, [s.value for s in filters.sizes]))
+    if filters.open_now is not None:
+        is_open = _status_condition(AnnouncementStatus.PUBLISHED) & or_(
+            Announcement.opens_at.is_(None), Announcement.opens_at <= func.now()
+        )
+        stmt = stmt.where(is_open if filters.open_now else ~is_open)
+    if filters.closing_before is not None:
+        stmt = stmt.where(Announcement.closes_at < filters.closing_before)
+    if filters.search:
+        query = func.websearch_to_tsquery(SEARCH_CONFIG, filters.search)
+        stmt = stmt.where(Announcement.search_vector.op("@@")(query))
+    if filters.business_ids is not None:
+        stmt = stmt.where(Announcement.business_id.in_(filters.business_ids))
     return stmt
+
+
+def _open_to(column: Any, values: Sequence[str]) -> ColumnElement[bool]:
+    return or_(column.overlap(list(values)), func.cardinality(column) == 0)
 
 
 async def list_announcements(
@@ -112,3 +140,12 @@ async def count_announcements(
 
 async def announcements_by_ids(session: AsyncSession, *, ids: Sequence[int]) -> list[Announcement]:
     return list((await session.scalars(select(Announcement).where(Announcement.id.in_(ids)))).all())
+
+
+async def application_counts(session: AsyncSession, *, ids: Sequence[int]) -> dict[int, int]:
+    stmt = (
+        select(Application.announcement_id, func.count())
+        .where(Application.announcement_id.in_(ids))
+        .group_by(Application.announcement_id)
+    )
+    return {row[0]: row[1] for row in (await session.execute(stmt)).all()}
