@@ -53,7 +53,7 @@ async def _prepare(settings: Settings, *, seed_if_empty: bool) -> None:
     from sqlalchemy.ext.asyncio import create_async_engine
 
     from graphql_api.db.migrate import upgrade
-    from graphql_api.seed import is_seeded, seed_demo
+    from graphql_api.seed import AlreadySeededError, is_seeded, seed_demo
 
     assert settings.database_url is not None
     if settings.auto_migrate:
@@ -64,7 +64,9 @@ async def _prepare(settings: Settings, *, seed_if_empty: bool) -> None:
     try:
         if not await is_seeded(engine):
             click.echo("Seeding demo data (first start) ...", err=True)
-            await seed_demo(engine, scale=1, seed=42, progress=False)
+            # Another replica starting at the same moment may win the race; that is fine.
+            with contextlib.suppress(AlreadySeededError):
+                await seed_demo(engine, scale=1, seed=42, progress=False)
     finally:
         await engine.dispose()
 

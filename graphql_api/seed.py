@@ -447,7 +447,7 @@ def _users(ctx: _Ctx) -> tuple[list[dict[str, Any]], list[_UserRow]]:
             email = (
                 "member@example.com" if first_member else f"{given_rom}.{family_rom}{i}@example.com"
             )
-        # The three well-known demo accounts stay active; a few members are deactivated.
+        # Staff and the well-known demo member stay active; a few other members are not.
         active = i <= editors + 1 or rng.random() > 0.05
         created = ctx.anchor - dt.timedelta(
             days=rng.randint(30, 720), seconds=rng.randint(0, 86_399)

@@ -7,12 +7,26 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 import schema.businesses.queries  # registers Business for `node`
+from schema.accounts.queries import AccountQueries
 from schema.announcements.queries import AnnouncementQueries
+from schema.briefings.queries import BriefingQueries
 from schema.businesses.types import BusinessType
+from schema.dashboard.queries import DashboardQueries
 from schema.extensions import ApiSchema
 from schema.node import NodeQueries
+from schema.portfolios.queries import PortfolioQueries
 
-Query = merge_types("Query", (NodeQueries, AnnouncementQueries))
+Query = merge_types(
+    "Query",
+    (
+        NodeQueries,
+        AnnouncementQueries,
+        AccountQueries,
+        PortfolioQueries,
+        DashboardQueries,
+        BriefingQueries,
+    ),
+)
 Query.__strawberry_definition__.description = "Entry points for reading data."  # type: ignore[attr-defined]
 
 MAX_DEPTH = 12

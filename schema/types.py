@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from enum import Enum
 from typing import Any, Generic, TypeAlias, TypeVar
 
 import strawberry
@@ -12,6 +13,20 @@ from graphql_api.context import Context
 from graphql_api.pagination import Page
 
 Info: TypeAlias = StrawberryInfo[Context, None]
+
+E = TypeVar("E", bound=type[Enum])
+
+
+def described_enum(enum_cls: E, *, name: str, description: str, values: Mapping[str, str]) -> E:
+    """Expose a domain StrEnum in the schema with a description on every value (R21).
+
+    A value missing from `values` fails at import time, so a new enum member cannot ship
+    undocumented.
+    """
+    wrapped = strawberry.enum(enum_cls, name=name, description=description)
+    for value in wrapped.__strawberry_definition__.values:  # type: ignore[attr-defined]
+        value.description = values[value.name]
+    return wrapped
 
 T = TypeVar("T")
 

@@ -13,19 +13,30 @@ from graphql_api.db.enums import AnnouncementStatus as AnnouncementStatusEnum
 from graphql_api.db.queries.announcements import AnnouncementSort, effective_status
 from graphql_api.ids import encode_id
 from schema.businesses.types import BusinessSize
-from schema.types import Connection, Info, Node
+from schema.types import Connection, Info, Node, described_enum
 
-AnnouncementStatus = strawberry.enum(
+AnnouncementStatus = described_enum(
     AnnouncementStatusEnum,
     name="AnnouncementStatus",
     description="Lifecycle of a call: DRAFT -> PUBLISHED -> CLOSED.",
+    values={
+        "DRAFT": "Being prepared; visible to editors, admins and announcement services only.",
+        "PUBLISHED": "Public and accepting applications until it closes.",
+        "CLOSED": "No longer accepting applications (closed by an editor or past closesAt).",
+    },
 )
 
-AnnouncementOrder = strawberry.enum(
+AnnouncementOrder = described_enum(
     AnnouncementSort,
     name="AnnouncementOrder",
     description="Orderings of announcement lists; ties are broken by id. "
     "Rows with no value for the sort key come last.",
+    values={
+        "PUBLISHED_AT_DESC": "Most recently published first.",
+        "PUBLISHED_AT_ASC": "Oldest publication first.",
+        "CLOSES_AT_ASC": "Soonest closing first.",
+        "CLOSES_AT_DESC": "Latest closing first.",
+    },
 )
 
 if TYPE_CHECKING:

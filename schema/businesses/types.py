@@ -2,23 +2,92 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
 from graphql_api.db import models
+from graphql_api.db.enums import ApplicationStatus as ApplicationStatusEnum
 from graphql_api.db.enums import BusinessSize as BusinessSizeEnum
+from graphql_api.db.queries.businesses import BusinessSort
 from graphql_api.ids import encode_id
+from graphql_api.pagination import page_size
+from loaders.pages import PageKey, ParentOnlyKey, TopKey
 from schema.businesses.permissions import CanReadSensitiveBusinessFields
-from schema.types import Info, Node
+from schema.types import Connection, Info, Node, described_enum
 
-BusinessSize = strawberry.enum(
+if TYPE_CHECKING:
+    from schema.accounts.types import UserType
+    from schema.announcements.types import AnnouncementType
+
+# Lazy: both modules import this one (Announcement.business, User.businesses).
+UserRef = Annotated["UserType", strawberry.lazy("schema.accounts.types")]
+AnnouncementRef = Annotated["AnnouncementType", strawberry.lazy("schema.announcements.types")]
+
+MATCHES_DEFAULT = 10
+
+BusinessSize = described_enum(
     BusinessSizeEnum,
     name="BusinessSize",
     description="Company size class used for eligibility of support programmes.",
+    values={
+        "MICRO": "Micro enterprise (fewer than 10 employees).",
+        "SMALL": "Small enterprise (10 to 49 employees).",
+        "MEDIUM": "Medium enterprise (50 to 299 employees).",
+        "LARGE": "Large enterprise (300 employees or more).",
+    },
 )
+
+ApplicationStatus = described_enum(
+    ApplicationStatusEnum,
+    name="ApplicationStatus",
+    description="Where an application stands: SUBMITTED until decided or withdrawn.",
+    values={
+        "SUBMITTED": "Submitted and awaiting a decision.",
+        "APPROVED": "Accepted by an editor or admin.",
+        "REJECTED": "Turned down by an editor or admin.",
+        "WITHDRAWN": "Withdrawn by the business before a decision.",
+    },
+)
+
+BusinessOrder = described_enum(
+    BusinessSort,
+    name="BusinessOrder",
+    description="Orderings of business lists; ties are broken by id. "
+    "Rows with no value for the sort key come last.",
+    values={
+        "NAME_ASC": "By name, case-insensitively, A to Z.",
+        "CREATED_AT_DESC": "Most recently registered first.",
+        "EMPLOYEE_COUNT_DESC": "Most employees first.",
+    },
+)
+
+_FIRST = "Page size: default 20, at most 100."
+_AFTER = "Cursor of the row after which the page starts."
+
+
+@strawberry.input(description="Narrows a business list; every given criterion must hold.")
+class BusinessFilter:
+    industry: list[str] | None = strawberry.field(
+        default=None, description="Any of these industries (exact match)."
+    )
+    size: list[BusinessSize] | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="Any of these size classes."
+    )
+    region: list[str] | None = strawberry.field(
+        default=None, description="Any of these regions (exact match)."
+    )
+    name: str | None = strawberry.field(
+        default=None,
+        description="Case-insensitive substring of the name; `%` and `_` match literally.",
+    )
+    name_prefix: str | None = strawberry.field(
+        default=None,
+        description="Case-insensitive prefix of the name (index-served; prefer it over `name` "
+        "for type-ahead); `%` and `_` match literally.",
+    )
 
 
 @strawberry.type(name="Business", description="A company that applies to support programmes.")
@@ -37,6 +106,7 @@ class BusinessType(Node):
         description="Annual revenue. Sensitive: owner, editors and admins only.",
         permission_classes=[CanReadSensitiveBusinessFields],
     )
+    created_at: datetime = strawberry.field(description="When the business was registered here.")
 
     # A resolver replaces the interface's plain attribute, which mypy's dataclass model rejects.
     @strawberry.field(description="Globally unique, opaque identifier.")  # type: ignore[misc]
@@ -46,6 +116,127 @@ class BusinessType(Node):
     ) -> strawberry.ID:
         return strawberry.ID(encode_id("Business", root.id))
 
+    @strawberry.field(description="The user who manages this business, if any.")
+    @staticmethod
+    async def owner(root: strawberry.Parent[models.Business], info: Info) -> UserRef | None:
+        if root.owner_id is None:
+            return None
+        return await info.context.loaders.user_by_id.load(root.owner_id)  # type: ignore[return-value]
+
+    @strawberry.field(
+        description="Announcements this business posted, newest published first. Drafts "
+        "appear only for editors, admins and services with announcements:write."
+    )
+    @staticmethod
+    async def announcements(
+        root: strawberry.Parent[models.Business],
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description=_FIRST)] = None,
+        after: Annotated[str | None, strawberry.argument(description=_AFTER)] = None,
+    ) -> Connection[AnnouncementRef]:
+        loaders = info.context.loaders
+        include_drafts = info.context.principal.can_see_drafts_of_announcements
+        page = await loaders.announcements_by_business_id.load(
+            PageKey(root.id, page_size(first), after, include_drafts)
+        )
+
+        async def count() -> int:
+            key = ParentOnlyKey(root.id, include_drafts)
+            return await loaders.announcement_count_by_business_id.load(key)  # type: ignore[no-any-return]
+
+        return Connection.from_page(page, count)
+
+    @strawberry.field(
+        description="Open published calls this business is eligible for (each of industry, "
+        "size and region is unrestricted or includes the business's). Best first: calls "
+        "restricting more of the three criteria, then the soonest closing."
+    )
+    @staticmethod
+    async def matching_announcements(
+        root: strawberry.Parent[models.Business],
+        info: Info,
+        first: Annotated[
+            int | None,
+            strawberry.argument(description="How many: default 10, at most 100."),
+        ] = None,
+    ) -> list[AnnouncementRef]:
+        limit = MATCHES_DEFAULT if first is None else page_size(first)
+        key = TopKey(root.id, limit, info.context.now)
+        return await info.context.loaders.matching_announcements_by_business_id.load(key)  # type: ignore[no-any-return]
+
+    @strawberry.field(
+        description="This business's applications, newest first. Owner, editors and admins "
+        "only: null with a FORBIDDEN error for anyone else.",
+        permission_classes=[CanReadSensitiveBusinessFields],
+    )
+    @staticmethod
+    async def applications(
+        root: strawberry.Parent[models.Business],
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description=_FIRST)] = None,
+        after: Annotated[str | None, strawberry.argument(description=_AFTER)] = None,
+    ) -> Connection[ApplicationType] | None:
+        loaders = info.context.loaders
+        page = await loaders.applications_by_business_id.load(
+            PageKey(root.id, page_size(first), after)
+        )
+
+        async def count() -> int:
+            key = ParentOnlyKey(root.id)
+            return await loaders.application_count_by_business_id.load(key)  # type: ignore[no-any-return]
+
+        return Connection.from_page(page, count)
+
+    @strawberry.field(
+        description="Share of decided applications that were approved: approved / (approved "
+        "+ rejected), from 0 to 1; null when none has been decided yet."
+    )
+    @staticmethod
+    async def success_rate(root: strawberry.Parent[models.Business], info: Info) -> float | None:
+        key = ParentOnlyKey(root.id)
+        return await info.context.loaders.success_rate_by_business_id.load(key)  # type: ignore[no-any-return]
+
     @classmethod
     def is_type_of(cls, obj: Any, info: Info) -> bool:
         return isinstance(obj, models.Business)
+
+
+@strawberry.type(
+    name="Application",
+    description="A business's application to one announcement; visible to the business's "
+    "owner, editors and admins.",
+)
+class ApplicationType(Node):
+    status: ApplicationStatus = strawberry.field(description="Where the application stands.")  # type: ignore[valid-type]
+    submitted_at: datetime = strawberry.field(description="When it was submitted.")
+    decided_at: datetime | None = strawberry.field(
+        description="When it was approved or rejected; null while undecided."
+    )
+
+    # A resolver replaces the interface's plain attribute, which mypy's dataclass model rejects.
+    @strawberry.field(description="Globally unique, opaque identifier.")  # type: ignore[misc]
+    @staticmethod
+    def id(
+        root: strawberry.Parent[models.Application],
+    ) -> strawberry.ID:
+        return strawberry.ID(encode_id("Application", root.id))
+
+    @strawberry.field(description="The business that applied.")
+    @staticmethod
+    async def business(root: strawberry.Parent[models.Application], info: Info) -> BusinessType:
+        return await info.context.loaders.business_by_id.load(root.business_id)  # type: ignore[return-value]
+
+    @strawberry.field(description="The announcement applied to.")
+    @staticmethod
+    async def announcement(
+        root: strawberry.Parent[models.Application], info: Info
+    ) -> AnnouncementRef:
+        return await info.context.loaders.announcement_by_id.load(root.announcement_id)  # type: ignore[return-value]
+
+    @classmethod
+    def is_type_of(cls, obj: Any, info: Info) -> bool:
+        return isinstance(obj, models.Application)
+
+
+BusinessConnection = Connection[BusinessType]
+ApplicationConnection = Connection[ApplicationType]

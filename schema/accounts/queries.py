@@ -1,0 +1,24 @@
+"""Account queries: who the caller is."""
+
+from __future__ import annotations
+
+import strawberry
+
+from schema.accounts.types import UserType
+from schema.node import register
+from schema.types import Info
+
+# Public profile for everyone; private fields carry their own permission classes.
+register("User", lambda info, pk: info.context.loaders.user_by_id.load(pk))
+
+
+@strawberry.type
+class AccountQueries:
+    @strawberry.field(
+        description="The signed-in user; null for anonymous callers and services."
+    )
+    async def me(self, info: Info) -> UserType | None:
+        user_id = info.context.principal.user_id
+        if user_id is None:
+            return None
+        return await info.context.loaders.user_by_id.load(user_id)  # type: ignore[return-value]

@@ -1,0 +1,75 @@
+"""GraphQL types of the accounts domain."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+
+from graphql_api.db import models
+from graphql_api.db.enums import Role as RoleEnum
+from graphql_api.ids import encode_id
+from schema.accounts.permissions import CanReadEmail, CanReadUserPortfolios
+from schema.types import Info, Node, described_enum
+
+if TYPE_CHECKING:
+    from schema.businesses.types import BusinessType
+    from schema.portfolios.types import PortfolioType
+
+BusinessRef = Annotated["BusinessType", strawberry.lazy("schema.businesses.types")]
+PortfolioRef = Annotated["PortfolioType", strawberry.lazy("schema.portfolios.types")]
+
+Role = described_enum(
+    RoleEnum,
+    name="Role",
+    description="What a user may do (R7); anonymous callers and services have no role.",
+    values={
+        "MEMBER": "A registered user: reads public data, manages their own businesses "
+        "and portfolios.",
+        "EDITOR": "Staff: also manages announcements, reads drafts and sensitive business "
+        "fields, decides applications.",
+        "ADMIN": "Everything an editor may do, plus every portfolio (read only), user roles, "
+        "API keys and the audit log.",
+    },
+)
+
+
+@strawberry.type(
+    name="User",
+    description="A person with an account. The profile (display name, role) is public; "
+    "e-mail and portfolios are for the user themself and admins.",
+)
+class UserType(Node):
+    email: str | None = strawberry.field(
+        description="Login e-mail address. Private: the user themself and admins only "
+        "(FORBIDDEN otherwise).",
+        permission_classes=[CanReadEmail],
+    )
+    display_name: str = strawberry.field(description="Name shown to other users.")
+    role: Role = strawberry.field(description="Role that decides what the user may do.")  # type: ignore[valid-type]
+    created_at: datetime = strawberry.field(description="When the account was created.")
+
+    # A resolver replaces the interface's plain attribute, which mypy's dataclass model rejects.
+    @strawberry.field(description="Globally unique, opaque identifier.")  # type: ignore[misc]
+    @staticmethod
+    def id(root: strawberry.Parent[models.User]) -> strawberry.ID:
+        return strawberry.ID(encode_id("User", root.id))
+
+    @strawberry.field(
+        description="The user's portfolios, oldest first. The user themself and admins only "
+        "(FORBIDDEN otherwise).",
+        permission_classes=[CanReadUserPortfolios],
+    )
+    @staticmethod
+    async def portfolios(root: strawberry.Parent[models.User], info: Info) -> list[PortfolioRef]:
+        return await info.context.loaders.portfolios_by_owner_id.load(root.id)  # type: ignore[return-value]
+
+    @strawberry.field(description="Businesses the user owns (public fields for everyone).")
+    @staticmethod
+    async def businesses(root: strawberry.Parent[models.User], info: Info) -> list[BusinessRef]:
+        return await info.context.loaders.businesses_by_owner_id.load(root.id)  # type: ignore[return-value]
+
+    @classmethod
+    def is_type_of(cls, obj: Any, info: Info) -> bool:
+        return isinstance(obj, models.User)

@@ -1,0 +1,1 @@
+"""Briefings: daily market briefings, historical cases and the glossary (R3)."""

@@ -1,0 +1,19 @@
+"""Who may see draft briefings: admins and services holding briefings:write (DESIGN.md, R7).
+
+Everyone else never learns a draft exists: lists omit it, `briefing(date)` is null and
+`node` answers NOT_FOUND, exactly as for a missing row.
+"""
+
+from __future__ import annotations
+
+from graphql_api.auth.principal import Principal
+from graphql_api.db.enums import BriefingStatus, Role
+from graphql_api.db.models import Briefing
+
+
+def can_see_draft_briefings(principal: Principal) -> bool:
+    return principal.has_role(Role.ADMIN) or principal.has_scope("briefings:write")
+
+
+def can_see_briefing(principal: Principal, briefing: Briefing) -> bool:
+    return briefing.status == BriefingStatus.PUBLISHED or can_see_draft_briefings(principal)

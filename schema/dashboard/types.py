@@ -1,0 +1,173 @@
+"""GraphQL types of the dashboard: small count rows and the Dashboard object itself."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from graphql_api.db.queries import dashboard as queries
+from graphql_api.errors import BadUserInput
+from schema.announcements.types import AnnouncementStatus, AnnouncementType
+from schema.businesses.types import BusinessSize
+from schema.types import Info
+
+MIN_DAYS = 1
+# A dashboard looks ahead about a quarter at most.
+MAX_CLOSING_DAYS = 90
+MAX_KEYWORD_DAYS = 366
+MAX_KEYWORDS = 100
+
+
+@strawberry.type(description="Number of announcements in one (effective) status.")
+class StatusCount:
+    status: AnnouncementStatus = strawberry.field(  # type: ignore[valid-type]
+        description="The status; a published call past its closing time counts as CLOSED."
+    )
+    count: int = strawberry.field(description="Number of announcements in this status.")
+
+
+@strawberry.type(description="Number of announcements in one category.")
+class CategoryCount:
+    category: str = strawberry.field(description="Programme category.")
+    count: int = strawberry.field(description="Number of non-draft announcements in it.")
+
+
+@strawberry.type(description="Number of businesses of one size class.")
+class SizeCount:
+    size: BusinessSize = strawberry.field(description="Company size class.")  # type: ignore[valid-type]
+    count: int = strawberry.field(description="Number of businesses of this size (0 when none).")
+
+
+@strawberry.type(description="A keyword's combined weight over a window of published briefings.")
+class DashboardKeyword:
+    keyword: str = strawberry.field(description="The keyword, as written in the briefings.")
+    score: float = strawberry.field(
+        description="Sum of the keyword's scores over the briefings of the window."
+    )
+    briefings: int = strawberry.field(
+        description="Number of briefings in the window that list the keyword."
+    )
+
+
+def _in_range(value: int | None, *, default: int, field: str, low: int, high: int) -> int:
+    """``value`` checked against [low, high]; an explicit null means the default."""
+    if value is None:
+        return default
+    if not low <= value <= high:
+        raise BadUserInput(f"`{field}` must be between {low} and {high}.", field=field)
+    return value
+
+
+@strawberry.type(
+    name="Dashboard",
+    description="Statistics across the domains, computed in the database. Each field is one "
+    "SQL statement that runs only when selected. Only published data counts (drafts of "
+    "announcements too for callers who may see them, where a field says so).",
+)
+class DashboardType:
+    @strawberry.field(
+        description="Announcements per effective status (a published call past its closing "
+        "time counts as CLOSED), every status listed in lifecycle order, 0 when none. DRAFT "
+        "appears only for editors, admins and services with announcements:write."
+    )
+    async def announcements_by_status(self, info: Info) -> list[StatusCount]:
+        ctx = info.context
+        async with ctx.db.read() as session:
+            rows = await queries.announcements_by_status(
+                session,
+                now=ctx.now,
+                include_drafts=ctx.principal.can_see_drafts_of_announcements,
+            )
+        return [StatusCount(status=status, count=count) for status, count in rows]
+
+    @strawberry.field(
+        description="Non-draft announcements per category, most frequent first, then by name."
+    )
+    async def announcements_by_category(self, info: Info) -> list[CategoryCount]:
+        async with info.context.db.read() as session:
+            rows = await queries.announcements_by_category(session)
+        return [CategoryCount(category=category, count=count) for category, count in rows]
+
+    @strawberry.field(
+        description="Calls open now that close within the next `days` days, soonest first "
+        f"(ties by id); at most {queries.CLOSING_SOON_LIMIT}, see openCallsClosingSoonCount "
+        "for the full number."
+    )
+    async def open_calls_closing_soon(
+        self,
+        info: Info,
+        days: Annotated[
+            int | None,
+            strawberry.argument(
+                description=f"Window length in days, {MIN_DAYS} to {MAX_CLOSING_DAYS}."
+            ),
+        ] = 7,
+    ) -> list[AnnouncementType]:
+        ctx = info.context
+        window = _in_range(days, default=7, field="days", low=MIN_DAYS, high=MAX_CLOSING_DAYS)
+        async with ctx.db.read() as session:
+            rows = await queries.open_calls_closing_soon(session, now=ctx.now, days=window)
+        # Resolvers return ORM rows; AnnouncementType describes their fields.
+        return rows  # type: ignore[return-value]
+
+    @strawberry.field(
+        description="Number of calls open now that close within the next `days` days."
+    )
+    async def open_calls_closing_soon_count(
+        self,
+        info: Info,
+        days: Annotated[
+            int | None,
+            strawberry.argument(
+                description=f"Window length in days, {MIN_DAYS} to {MAX_CLOSING_DAYS}."
+            ),
+        ] = 7,
+    ) -> int:
+        ctx = info.context
+        window = _in_range(days, default=7, field="days", low=MIN_DAYS, high=MAX_CLOSING_DAYS)
+        async with ctx.db.read() as session:
+            return await queries.count_open_calls_closing_soon(session, now=ctx.now, days=window)
+
+    @strawberry.field(
+        description="Businesses per size class, every size listed smallest first, 0 when none."
+    )
+    async def businesses_by_size(self, info: Info) -> list[SizeCount]:
+        async with info.context.db.read() as session:
+            rows = await queries.businesses_by_size(session)
+        return [SizeCount(size=size, count=count) for size, count in rows]
+
+    @strawberry.field(description="Published briefings dated in the current calendar month (UTC).")
+    async def briefings_this_month(self, info: Info) -> int:
+        ctx = info.context
+        async with ctx.db.read() as session:
+            return await queries.published_briefings_in_month(session, now=ctx.now)
+
+    @strawberry.field(
+        description="Keywords of the published briefings of the last `days` days (UTC, today "
+        "included) with their scores summed, highest total first, ties by keyword."
+    )
+    async def top_keywords(
+        self,
+        info: Info,
+        days: Annotated[
+            int | None,
+            strawberry.argument(
+                description=f"Window length in calendar days, {MIN_DAYS} to "
+                f"{MAX_KEYWORD_DAYS}; 1 means today only."
+            ),
+        ] = 30,
+        first: Annotated[
+            int | None,
+            strawberry.argument(description=f"How many keywords to return, 1 to {MAX_KEYWORDS}."),
+        ] = 10,
+    ) -> list[DashboardKeyword]:
+        ctx = info.context
+        window = _in_range(days, default=30, field="days", low=MIN_DAYS, high=MAX_KEYWORD_DAYS)
+        limit = _in_range(first, default=10, field="first", low=1, high=MAX_KEYWORDS)
+        async with ctx.db.read() as session:
+            rows = await queries.top_keywords(session, now=ctx.now, days=window, first=limit)
+        return [
+            DashboardKeyword(keyword=row.keyword, score=row.score, briefings=row.briefings)
+            for row in rows
+        ]

@@ -1,0 +1,1 @@
+"""Portfolios: mock trading with cash, holdings and a trade history (R4)."""

@@ -1,0 +1,88 @@
+"""Portfolio queries: the public securities list and a portfolio by id (owner or admin)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from graphql_api.db import models
+from graphql_api.db.queries.portfolios import count_securities, list_securities
+from graphql_api.errors import BadUserInput, NotFound
+from graphql_api.ids import decode_id_of
+from graphql_api.pagination import page_size
+from schema.node import register
+from schema.portfolios.permissions import can_read_portfolios_of
+from schema.portfolios.types import PortfolioType, SecurityConnection, SecurityType
+from schema.types import Connection, Info
+
+MAX_SYMBOLS = 100
+
+
+def _visible(info: Info, row: models.Portfolio) -> bool:
+    return can_read_portfolios_of(info.context.principal, row.owner_id)
+
+
+async def _transaction(info: Info, pk: int) -> models.Transaction | None:
+    """A transaction is visible exactly when its portfolio is."""
+    loaders = info.context.loaders
+    transaction = await loaders.transaction_by_id.load(pk)
+    if transaction is None:
+        return None
+    portfolio = await loaders.portfolio_by_id.load(transaction.portfolio_id)
+    if portfolio is None or not _visible(info, portfolio):
+        return None
+    return transaction
+
+
+register("Security", lambda info, pk: info.context.loaders.security_by_id.load(pk))
+register("Portfolio", lambda info, pk: info.context.loaders.portfolio_by_id.load(pk), _visible)
+register("Transaction", _transaction)
+
+
+@strawberry.type
+class PortfolioQueries:
+    @strawberry.field(description="Securities ordered by symbol; public.")
+    async def securities(
+        self,
+        info: Info,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size: default 20, at most 100.")
+        ] = None,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="Cursor of the row after which the page starts."),
+        ] = None,
+        symbols: Annotated[
+            list[str] | None,
+            strawberry.argument(
+                description="Only these symbols (exact, case-sensitive match); at most 100."
+            ),
+        ] = None,
+    ) -> SecurityConnection:
+        ctx = info.context
+        size = page_size(first)
+        if symbols is not None and len(symbols) > MAX_SYMBOLS:
+            raise BadUserInput(f"At most {MAX_SYMBOLS} symbols per call.", field="symbols")
+        async with ctx.db.read() as session:
+            page = await list_securities(session, symbols=symbols, first=size, after=after)
+
+        async def count() -> int:
+            async with ctx.db.read() as session:
+                return await count_securities(session, symbols=symbols)
+
+        return Connection[SecurityType].from_page(page, count)
+
+    @strawberry.field(
+        description="A portfolio by ID; NOT_FOUND unless the caller owns it or is an admin."
+    )
+    async def portfolio(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="Global ID of a Portfolio.")],
+    ) -> PortfolioType | None:
+        pk = decode_id_of(id, "Portfolio")
+        row = await info.context.loaders.portfolio_by_id.load(pk)
+        if row is None or not _visible(info, row):
+            raise NotFound("No portfolio with this ID.", field="id")
+        return row  # type: ignore[return-value]
