@@ -17,7 +17,7 @@ from graphql_api.auth.principal import ANONYMOUS, Principal
 from graphql_api.config import Settings
 from graphql_api.db.engine import Database
 from graphql_api.graphql_view import GraphQLView
-from schema import build_schema
+from schema import build_schema, depth_rules
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     view = GraphQLView(
         build_schema(max_depth=settings.max_query_depth),
+        validation_rules=depth_rules(settings.max_query_depth),
         graphql_ide="graphiql" if settings.graphiql else None,
     )
     return Starlette(

@@ -102,6 +102,7 @@ class Settings:
     max_query_depth: int = 12
     log_level: str = "INFO"
     trade_fee_bps: int = 10
+    expose_sql_count: bool = False
 
     @property
     def embedded(self) -> bool:
@@ -176,4 +177,5 @@ class Settings:
             max_query_depth=_int(source, "MAX_QUERY_DEPTH", 12, low=2, high=100),
             log_level=log_level,
             trade_fee_bps=_int(source, "TRADE_FEE_BPS", 10, low=0, high=1000),
+            expose_sql_count=_bool(source, "EXPOSE_SQL_COUNT", False),
         )

@@ -1,24 +1,42 @@
-"""The Strawberry ASGI view: builds the typed context and encodes responses with orjson."""
+"""The /graphql endpoint.
+
+Queries and mutations over HTTP take a lean path: cached parse+validate
+(`graphql_api.documents`), graphql-core execution with Strawberry's execution context,
+coded and masked errors, orjson encoding. Strawberry's own view still serves what it does
+best and is not on the hot path: GraphiQL in a browser, multipart requests and the
+WebSocket protocols (graphql-transport-ws and legacy graphql-ws).
+"""
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from inspect import isawaitable
 from typing import Any
 
 import orjson
 from cross_web import HTTPException
+from graphql import ExecutionResult, GraphQLError, OperationType, execute
+from graphql.validation import ASTValidationRule
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.execution.is_awaitable import optimized_is_awaitable
+from strawberry.schema.base import BaseSchema
+from strawberry.schema._graphql_core import execution_context_class_kwargs
 
 from graphql_api.context import Context
+from graphql_api.db.engine import statement_counter
+from graphql_api.documents import DocumentCache
+from graphql_api.errors import classify
 from loaders import create_loaders
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_JSON = "application/json"
 
 
 def request_id_of(request: Request | WebSocket) -> str:
@@ -27,21 +45,131 @@ def request_id_of(request: Request | WebSocket) -> str:
     return supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
 
 
+def _error_body(message: str, code: str) -> bytes:
+    return orjson.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
+
+
+class BadRequest(Exception):
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
 class GraphQLView(GraphQL[Context, None]):
+    def __init__(
+        self,
+        schema: BaseSchema,
+        *,
+        validation_rules: Sequence[type[ASTValidationRule]] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(schema, **kwargs)
+        self.documents = DocumentCache(schema._schema, validation_rules)  # type: ignore[attr-defined]
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
         request = Request(scope=scope, receive=receive)
+        counter = [0] if request.app.state.settings.expose_sql_count else None
+        token = statement_counter.set(counter)
         try:
-            response = await self.run(request)
-        except HTTPException as exc:
+            if self._is_lean(request):
+                response = await self._lean(request)
+            else:
+                response = await self.run(request)
+        except (HTTPException, BadRequest) as exc:
             # Transport-level problems (bad JSON, wrong method) still answer in GraphQL's shape.
-            body = {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_REQUEST"}}]}
-            response = Response(
-                orjson.dumps(body), status_code=exc.status_code, media_type="application/json"
-            )
+            message = exc.reason if isinstance(exc, HTTPException) else exc.message
+            status = exc.status_code if isinstance(exc, HTTPException) else exc.status
+            response = Response(_error_body(message, "BAD_REQUEST"), status, media_type=_JSON)
+        finally:
+            statement_counter.reset(token)
+        if counter is not None:
+            # Opt-in (EXPOSE_SQL_COUNT) for benchmarks: statements this request sent.
+            response.headers["x-sql-statements"] = str(counter[0])
         await response(scope, receive, send)
+
+    @staticmethod
+    def _is_lean(request: Request) -> bool:
+        if request.method == "POST":
+            return request.headers.get("content-type", "").startswith(_JSON)
+        if request.method == "GET":
+            # A browser asking for HTML gets GraphiQL from Strawberry's view.
+            return "query" in request.query_params and "text/html" not in request.headers.get(
+                "accept", ""
+            )
+        return False
+
+    async def _lean(self, request: Request) -> Response:
+        payload = await self._payload(request)
+        query = payload.get("query")
+        variables = payload.get("variables") or None
+        operation_name = payload.get("operationName") or None
+        if not isinstance(query, str) or not query.strip():
+            raise BadRequest("No GraphQL query found in the request.")
+        if variables is not None and not isinstance(variables, dict):
+            raise BadRequest("`variables` must be an object.")
+        if operation_name is not None and not isinstance(operation_name, str):
+            raise BadRequest("`operationName` must be a string.")
+
+        prepared = self.documents.get(query)
+        if prepared.document is None:
+            return self._respond(ExecutionResult(None, prepared.errors))
+        operation = prepared.operation_type(operation_name)
+        if operation is None:
+            missing = GraphQLError(
+                f"Unknown operation named '{operation_name}'."
+                if operation_name
+                else "Must provide operation name if query contains multiple operations."
+            )
+            return self._respond(ExecutionResult(None, [missing]))
+        if operation is OperationType.SUBSCRIPTION:
+            raise BadRequest("Subscriptions are served over WebSocket on this path.")
+        if operation is OperationType.MUTATION and request.method == "GET":
+            raise BadRequest("Mutations are not allowed over GET.", status=405)
+
+        response = Response(media_type=_JSON)
+        context = await self.get_context(request, response)
+        result = execute(
+            self.schema._schema,  # type: ignore[attr-defined]
+            prepared.document,
+            context_value=context,
+            variable_values=variables,
+            operation_name=operation_name,
+            # graphql-core's executor keyword changed across versions; Strawberry knows which.
+            **execution_context_class_kwargs(self.schema.execution_context_class),  # type: ignore[attr-defined]
+            is_awaitable=optimized_is_awaitable,
+        )
+        if isawaitable(result):
+            result = await result
+        return self._respond(result, response)  # type: ignore[arg-type]
+
+    async def _payload(self, request: Request) -> dict[str, Any]:
+        if request.method == "GET":
+            params: dict[str, Any] = dict(request.query_params)
+            if params.get("variables"):
+                params["variables"] = self.decode_json(params["variables"])
+            return params
+        try:
+            data = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            raise BadRequest("Unable to parse request body as JSON.") from None
+        if not isinstance(data, dict):
+            # Batched (list) requests are not supported; one operation per request.
+            raise BadRequest("The request body must be a JSON object.")
+        return data
+
+    def _respond(self, result: ExecutionResult, response: Response | None = None) -> Response:
+        body: dict[str, Any] = {}
+        if result.errors:
+            body["errors"] = [classify(error).formatted for error in result.errors]
+        body["data"] = result.data
+        response = response or Response(media_type=_JSON)
+        response.body = orjson.dumps(body)
+        response.headers["content-length"] = str(len(response.body))
+        return response
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -63,8 +191,4 @@ class GraphQLView(GraphQL[Context, None]):
         return orjson.loads(data)
 
     def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data, default=_default)
-
-
-def _default(value: Any) -> Any:
-    raise TypeError(f"cannot encode {type(value).__name__}")
+        return orjson.dumps(data)

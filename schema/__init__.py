@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from strawberry.extensions import MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
+from collections.abc import Callable
+
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from graphql.validation import ASTValidationRule
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-import schema.businesses.queries  # registers Business for `node`
 from schema.accounts.queries import AccountQueries
 from schema.announcements.queries import AnnouncementQueries
 from schema.briefings.queries import BriefingQueries
+from schema.businesses.queries import BusinessQueries  # also registers Business, Application
 from schema.businesses.types import BusinessType
 from schema.dashboard.queries import DashboardQueries
 from schema.extensions import ApiSchema
+from schema.fast import streamline
 from schema.node import NodeQueries
 from schema.portfolios.queries import PortfolioQueries
 
@@ -21,6 +32,7 @@ Query = merge_types(
     (
         NodeQueries,
         AnnouncementQueries,
+        BusinessQueries,
         AccountQueries,
         PortfolioQueries,
         DashboardQueries,
@@ -32,8 +44,23 @@ Query.__strawberry_definition__.description = "Entry points for reading data."  
 MAX_DEPTH = 12
 
 
+def depth_rules(max_depth: int) -> list[type[ASTValidationRule]]:
+    """The depth-limit validation rule, built once per schema.
+
+    A new rule class per request would defeat validation caching (its key includes the
+    rules) and grow graphql-core's per-class visitor caches.
+    """
+    return list(QueryDepthLimiter(max_depth=max_depth).validation_rules)
+
+
+def _add_rules(rules: list[type[ASTValidationRule]]) -> Callable[[], SchemaExtension]:
+    return lambda: AddValidationRules(rules)
+
+
 def build_schema(*, max_depth: int = MAX_DEPTH) -> ApiSchema:
-    return ApiSchema(
+    """The schema; the extensions below serve Strawberry's own paths (WebSocket, GraphiQL),
+    while HTTP queries use graphql_api.documents with the same rules."""
+    built = ApiSchema(
         query=Query,
         types=[BusinessType],
         config=StrawberryConfig(auto_camel_case=True),
@@ -42,10 +69,12 @@ def build_schema(*, max_depth: int = MAX_DEPTH) -> ApiSchema:
             # module-level in Strawberry, so they are still shared across requests.
             lambda: ParserCache(maxsize=1024),
             lambda: ValidationCache(maxsize=1024),
-            lambda: QueryDepthLimiter(max_depth=max_depth),
+            _add_rules(depth_rules(max_depth)),
             lambda: MaxTokensLimiter(max_token_count=5000),
         ],
     )
+    streamline(built)
+    return built
 
 
 schema = build_schema()

@@ -33,6 +33,22 @@ async def make_user(
         return int((await conn.execute(insert(User).returning(User.id), [row])).scalar_one())
 
 
+async def make_users(engine: AsyncEngine, count: int, *, role: Role = Role.MEMBER) -> list[int]:
+    rows = []
+    for _ in range(count):
+        n = next(_serial)
+        rows.append(
+            {
+                "email": f"user{n}-{role.value.lower()}@example.test",
+                "password_hash": "!",
+                "display_name": f"User {n}",
+                "role": role,
+            }
+        )
+    async with engine.begin() as conn:
+        return [r[0] for r in await conn.execute(insert(User).returning(User.id), rows)]
+
+
 async def make_principal(engine: AsyncEngine, role: Role = Role.MEMBER) -> Principal:
     """A user row plus the principal acting as it."""
     return Principal(user_id=await make_user(engine, role=role), role=role)
@@ -117,7 +133,7 @@ async def make_transactions(
 async def make_filled_portfolios(
     engine: AsyncEngine, owner_id: int, count: int, security_ids: Sequence[int]
 ) -> list[int]:
-    """`count` portfolios, each holding 3 securities and with 5 trades."""
+    """`count` portfolios, each holding 3 securities and with 5 trades in them."""
     portfolio_ids = await make_portfolios(engine, owner_id, count)
     holdings = [
         (p, security_ids[(i + k) % len(security_ids)], Decimal(k + 1), Decimal("9.5"))
@@ -128,7 +144,8 @@ async def make_filled_portfolios(
     trades = [
         {
             "portfolio_id": p,
-            "security_id": security_ids[(i + k) % len(security_ids)],
+            # Only held securities: realistic, and the same security keys as the holdings.
+            "security_id": security_ids[(i + k % 3) % len(security_ids)],
             "side": TradeSide.BUY,
             "quantity": Decimal(1),
             "price": Decimal("9.5"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextvars import ContextVar
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,6 +21,19 @@ from sqlalchemy.ext.asyncio import (
 from graphql_api.config import Settings
 
 log = logging.getLogger("graphql_api.sql")
+
+# Statements sent on behalf of the current request. Loader batches run in tasks created
+# during the request, which copy this context, so they add to the same counter.
+statement_counter: ContextVar[list[int] | None] = ContextVar("statement_counter", default=None)
+
+
+def _install_statement_counter(engine: Engine) -> None:
+    @event.listens_for(engine, "before_cursor_execute")
+    def _count(conn: Connection, cursor: Any, statement: str, params: Any, context: Any,
+               executemany: bool) -> None:  # fmt: skip
+        counter = statement_counter.get()
+        if counter is not None:
+            counter[0] += 1
 
 
 def _install_slow_query_log(engine: Engine, threshold_ms: int) -> None:
@@ -52,6 +66,7 @@ def _engine(url: str, settings: Settings) -> AsyncEngine:
         connect_args={"server_settings": {"application_name": "graphql-api"}},
     )
     _install_slow_query_log(engine.sync_engine, settings.slow_query_ms)
+    _install_statement_counter(engine.sync_engine)
     return engine
 
 

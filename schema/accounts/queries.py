@@ -14,9 +14,7 @@ register("User", lambda info, pk: info.context.loaders.user_by_id.load(pk))
 
 @strawberry.type
 class AccountQueries:
-    @strawberry.field(
-        description="The signed-in user; null for anonymous callers and services."
-    )
+    @strawberry.field(description="The signed-in user; null for anonymous callers and services.")
     async def me(self, info: Info) -> UserType | None:
         user_id = info.context.principal.user_id
         if user_id is None:

@@ -150,20 +150,18 @@ class BriefingType(Node):
     ) -> list[HistoricalCaseType]:
         limit = RELATED_CASES_DEFAULT if first is None else first
         if not 0 <= limit <= RELATED_CASES_MAX:
-            raise BadUserInput(
-                f"`first` must be between 0 and {RELATED_CASES_MAX}.", field="first"
-            )
+            raise BadUserInput(f"`first` must be between 0 and {RELATED_CASES_MAX}.", field="first")
         if limit == 0:
             return []
         # Resolvers return ORM rows; the Strawberry type describes their fields.
-        return await info.context.loaders.related_cases_by_briefing_id.load((root.id, limit))  # type: ignore[no-any-return]
+        return await info.context.loaders.related_cases_by_briefing_id.load((root.id, limit))  # type: ignore[return-value]
 
     @strawberry.field(description="Glossary terms the briefing mentions, alphabetically.")
     @staticmethod
     async def glossary_terms(
         root: strawberry.Parent[models.Briefing], info: Info
     ) -> list[GlossaryTermType]:
-        return await info.context.loaders.glossary_terms_by_briefing_id.load(root.id)  # type: ignore[no-any-return]
+        return await info.context.loaders.glossary_terms_by_briefing_id.load(root.id)  # type: ignore[return-value]
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Info) -> bool:

@@ -142,7 +142,7 @@ class BusinessType(Node):
 
         async def count() -> int:
             key = ParentOnlyKey(root.id, include_drafts)
-            return await loaders.announcement_count_by_business_id.load(key)  # type: ignore[no-any-return]
+            return await loaders.announcement_count_by_business_id.load(key)
 
         return Connection.from_page(page, count)
 
@@ -162,7 +162,7 @@ class BusinessType(Node):
     ) -> list[AnnouncementRef]:
         limit = MATCHES_DEFAULT if first is None else page_size(first)
         key = TopKey(root.id, limit, info.context.now)
-        return await info.context.loaders.matching_announcements_by_business_id.load(key)  # type: ignore[no-any-return]
+        return await info.context.loaders.matching_announcements_by_business_id.load(key)  # type: ignore[return-value]
 
     @strawberry.field(
         description="This business's applications, newest first. Owner, editors and admins "
@@ -183,7 +183,7 @@ class BusinessType(Node):
 
         async def count() -> int:
             key = ParentOnlyKey(root.id)
-            return await loaders.application_count_by_business_id.load(key)  # type: ignore[no-any-return]
+            return await loaders.application_count_by_business_id.load(key)
 
         return Connection.from_page(page, count)
 
@@ -194,7 +194,7 @@ class BusinessType(Node):
     @staticmethod
     async def success_rate(root: strawberry.Parent[models.Business], info: Info) -> float | None:
         key = ParentOnlyKey(root.id)
-        return await info.context.loaders.success_rate_by_business_id.load(key)  # type: ignore[no-any-return]
+        return await info.context.loaders.success_rate_by_business_id.load(key)
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Info) -> bool:

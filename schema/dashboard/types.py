@@ -9,10 +9,14 @@ import strawberry
 from graphql_api.db.queries import dashboard as queries
 from graphql_api.errors import BadUserInput
 from schema.announcements.types import AnnouncementStatus, AnnouncementType
+from schema.briefings.types import KeywordScore
 from schema.businesses.types import BusinessSize
 from schema.types import Info
 
 MIN_DAYS = 1
+DEFAULT_CLOSING_DAYS = 7
+DEFAULT_KEYWORD_DAYS = 30
+DEFAULT_KEYWORDS = 10
 # A dashboard looks ahead about a quarter at most.
 MAX_CLOSING_DAYS = 90
 MAX_KEYWORD_DAYS = 366
@@ -39,17 +43,6 @@ class SizeCount:
     count: int = strawberry.field(description="Number of businesses of this size (0 when none).")
 
 
-@strawberry.type(description="A keyword's combined weight over a window of published briefings.")
-class DashboardKeyword:
-    keyword: str = strawberry.field(description="The keyword, as written in the briefings.")
-    score: float = strawberry.field(
-        description="Sum of the keyword's scores over the briefings of the window."
-    )
-    briefings: int = strawberry.field(
-        description="Number of briefings in the window that list the keyword."
-    )
-
-
 def _in_range(value: int | None, *, default: int, field: str, low: int, high: int) -> int:
     """``value`` checked against [low, high]; an explicit null means the default."""
     if value is None:
@@ -61,9 +54,9 @@ def _in_range(value: int | None, *, default: int, field: str, low: int, high: in
 
 @strawberry.type(
     name="Dashboard",
-    description="Statistics across the domains, computed in the database. Each field is one "
-    "SQL statement that runs only when selected. Only published data counts (drafts of "
-    "announcements too for callers who may see them, where a field says so).",
+    description="Statistics across the domains, computed in the database; each field is one "
+    "SQL statement, run only when selected. Draft briefings never count; draft announcements "
+    "count only in announcementsByStatus, for callers who may see drafts.",
 )
 class DashboardType:
     @strawberry.field(
@@ -102,10 +95,12 @@ class DashboardType:
             strawberry.argument(
                 description=f"Window length in days, {MIN_DAYS} to {MAX_CLOSING_DAYS}."
             ),
-        ] = 7,
+        ] = DEFAULT_CLOSING_DAYS,
     ) -> list[AnnouncementType]:
         ctx = info.context
-        window = _in_range(days, default=7, field="days", low=MIN_DAYS, high=MAX_CLOSING_DAYS)
+        window = _in_range(
+            days, default=DEFAULT_CLOSING_DAYS, field="days", low=MIN_DAYS, high=MAX_CLOSING_DAYS
+        )
         async with ctx.db.read() as session:
             rows = await queries.open_calls_closing_soon(session, now=ctx.now, days=window)
         # Resolvers return ORM rows; AnnouncementType describes their fields.
@@ -122,10 +117,12 @@ class DashboardType:
             strawberry.argument(
                 description=f"Window length in days, {MIN_DAYS} to {MAX_CLOSING_DAYS}."
             ),
-        ] = 7,
+        ] = DEFAULT_CLOSING_DAYS,
     ) -> int:
         ctx = info.context
-        window = _in_range(days, default=7, field="days", low=MIN_DAYS, high=MAX_CLOSING_DAYS)
+        window = _in_range(
+            days, default=DEFAULT_CLOSING_DAYS, field="days", low=MIN_DAYS, high=MAX_CLOSING_DAYS
+        )
         async with ctx.db.read() as session:
             return await queries.count_open_calls_closing_soon(session, now=ctx.now, days=window)
 
@@ -145,7 +142,8 @@ class DashboardType:
 
     @strawberry.field(
         description="Keywords of the published briefings of the last `days` days (UTC, today "
-        "included) with their scores summed, highest total first, ties by keyword."
+        "included); each score is the sum of the keyword's scores over those briefings. "
+        "Highest total first, ties by keyword."
     )
     async def top_keywords(
         self,
@@ -156,18 +154,17 @@ class DashboardType:
                 description=f"Window length in calendar days, {MIN_DAYS} to "
                 f"{MAX_KEYWORD_DAYS}; 1 means today only."
             ),
-        ] = 30,
+        ] = DEFAULT_KEYWORD_DAYS,
         first: Annotated[
             int | None,
             strawberry.argument(description=f"How many keywords to return, 1 to {MAX_KEYWORDS}."),
-        ] = 10,
-    ) -> list[DashboardKeyword]:
+        ] = DEFAULT_KEYWORDS,
+    ) -> list[KeywordScore]:
         ctx = info.context
-        window = _in_range(days, default=30, field="days", low=MIN_DAYS, high=MAX_KEYWORD_DAYS)
-        limit = _in_range(first, default=10, field="first", low=1, high=MAX_KEYWORDS)
+        window = _in_range(
+            days, default=DEFAULT_KEYWORD_DAYS, field="days", low=MIN_DAYS, high=MAX_KEYWORD_DAYS
+        )
+        limit = _in_range(first, default=DEFAULT_KEYWORDS, field="first", low=1, high=MAX_KEYWORDS)
         async with ctx.db.read() as session:
             rows = await queries.top_keywords(session, now=ctx.now, days=window, first=limit)
-        return [
-            DashboardKeyword(keyword=row.keyword, score=row.score, briefings=row.briefings)
-            for row in rows
-        ]
+        return [KeywordScore(keyword=row.keyword, score=row.score) for row in rows]

@@ -12,15 +12,11 @@ from graphql_api.db.models import Application
 from graphql_api.pagination import Page, SortSpec, parse_datetime, windowed_pages
 
 # Newest first; served by ix_applications_business_id_submitted_at_id.
-APPLICATIONS_SORT = SortSpec(
-    "sd", Application.submitted_at, Application.id, True, parse_datetime
-)
+APPLICATIONS_SORT = SortSpec("sd", Application.submitted_at, Application.id, True, parse_datetime)
 
 
 async def applications_by_ids(session: AsyncSession, *, ids: Sequence[int]) -> list[Application]:
-    return list(
-        (await session.scalars(select(Application).where(Application.id.in_(ids)))).all()
-    )
+    return list((await session.scalars(select(Application).where(Application.id.in_(ids)))).all())
 
 
 async def application_pages(

@@ -73,7 +73,7 @@ def _filtered_briefings(
 
 def briefings_statement(
     *, filters: BriefingFilters, first: int, after: str | None, include_drafts: bool
-) -> Select[tuple[Briefing]]:
+) -> Select[Briefing]:
     """The page query of `list_briefings` (first + 1 rows, newest first)."""
     stmt = _filtered_briefings(select(Briefing), filters, include_drafts=include_drafts)
     return apply_keyset(stmt, BRIEFING_SORT, first=first, after=after)
@@ -114,7 +114,7 @@ async def briefings_by_dates(session: AsyncSession, *, dates: Sequence[date]) ->
 
 def related_cases_statement(
     *, briefing_ids: Sequence[int], limit: int
-) -> Select[tuple[int, HistoricalCase]]:
+) -> Select[int, HistoricalCase]:
     """(briefing id, case) rows: each briefing's `limit` best cases, in rank order.
 
     A case is related when its keywords overlap the briefing's top keyword keys; cases rank
@@ -171,7 +171,7 @@ async def related_cases_by_briefing_ids(
     if not briefing_ids or limit <= 0:
         return grouped
     stmt = related_cases_statement(briefing_ids=briefing_ids, limit=limit)
-    for briefing_id, case in (await session.execute(stmt)).tuples():
+    for briefing_id, case in (await session.execute(stmt)).all():
         grouped[briefing_id].append(case)
     return grouped
 
@@ -187,7 +187,7 @@ async def glossary_terms_by_briefing_ids(
         .order_by(BriefingGlossaryTerm.briefing_id, *GLOSSARY_SORT.order_by())
     )
     grouped: dict[int, list[GlossaryTerm]] = {bid: [] for bid in briefing_ids}
-    for briefing_id, term in (await session.execute(stmt)).tuples():
+    for briefing_id, term in (await session.execute(stmt)).all():
         grouped[briefing_id].append(term)
     return grouped
 
@@ -204,7 +204,7 @@ def _filtered_cases(stmt: Select[Any], *, keywords_any: Sequence[str] | None) ->
 
 def historical_cases_statement(
     *, keywords_any: Sequence[str] | None, first: int, after: str | None
-) -> Select[tuple[HistoricalCase]]:
+) -> Select[HistoricalCase]:
     """The page query of `list_historical_cases` (first + 1 rows, most recent first)."""
     stmt = _filtered_cases(select(HistoricalCase), keywords_any=keywords_any)
     return apply_keyset(stmt, CASE_SORT, first=first, after=after)
@@ -252,11 +252,9 @@ async def list_glossary_terms(
 ) -> Page[GlossaryTerm]:
     # The sort key comes from SQL so that cursors use PostgreSQL's lower(), not Python's.
     stmt = _filtered_terms(select(GlossaryTerm, _TERM_KEY.label("sort_key")), search=search)
-    rows = (await session.execute(apply_keyset(stmt, GLOSSARY_SORT, first=first, after=after)))
-    keyed = list(rows.tuples())
-    page = build_page(
-        keyed, GLOSSARY_SORT, first=first, after=after, key=lambda r: (r[1], r[0].id)
-    )
+    result = await session.execute(apply_keyset(stmt, GLOSSARY_SORT, first=first, after=after))
+    keyed = [(term, sort_key) for term, sort_key in result.all()]
+    page = build_page(keyed, GLOSSARY_SORT, first=first, after=after, key=lambda r: (r[1], r[0].id))
     return Page(
         items=[term for term, _ in page.items],
         cursors=page.cursors,

@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, any_, case, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from graphql_api.db.enums import AnnouncementStatus, BusinessSize
 from graphql_api.db.models import Announcement, Business
@@ -124,7 +123,7 @@ async def businesses_by_ids(session: AsyncSession, *, ids: Sequence[int]) -> lis
 async def businesses_by_owner_ids(
     session: AsyncSession, *, owner_ids: Sequence[int]
 ) -> list[Business]:
-    """Every business of these owners, by name within an owner (served by ix_businesses_owner_id)."""
+    """Every business of these owners, by name within an owner (ix_businesses_owner_id)."""
     stmt = (
         select(Business)
         .where(Business.owner_id.in_(owner_ids))
@@ -172,7 +171,7 @@ async def posted_announcement_counts(
         .group_by(Announcement.business_id)
     )
     rows = (await session.execute(stmt)).all()
-    return {int(bid): int(n) for bid, n in rows}
+    return {bid: int(n) for bid, n in rows if bid is not None}
 
 
 def _open_to(column: Any, value: Any) -> ColumnElement[bool]:
@@ -196,8 +195,9 @@ async def matching_announcements(
     the business meets) first, then the soonest closing, then id; LIMIT applies per business.
     """
     specificity = _specificity().label("specificity")
+    # The lateral ranks narrow tuples only; the full rows are joined to the few winners.
     ranked = (
-        select(Announcement, specificity)
+        select(Announcement.id, Announcement.closes_at, specificity)
         .where(
             Announcement.status == AnnouncementStatus.PUBLISHED,
             or_(Announcement.opens_at.is_(None), Announcement.opens_at <= now),
@@ -210,13 +210,15 @@ async def matching_announcements(
             specificity.desc(), Announcement.closes_at.asc().nulls_last(), Announcement.id.asc()
         )
         .limit(first)
+        # Only the business is outer: the announcements joined below must not correlate.
+        .correlate(Business)
         .lateral("ranked")
     )
-    matched = aliased(Announcement, ranked)
     stmt = (
-        select(Business.id, matched)
+        select(Business.id, Announcement)
         .select_from(Business)
         .join(ranked, true())
+        .join(Announcement, Announcement.id == ranked.c.id)
         .where(Business.id.in_(business_ids))
         .order_by(
             Business.id,
@@ -229,4 +231,3 @@ async def matching_announcements(
     for business_id, announcement in (await session.execute(stmt)).all():
         result[business_id].append(announcement)
     return result
-

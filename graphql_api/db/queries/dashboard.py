@@ -18,6 +18,7 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Numeric,
+    Select,
     String,
     and_,
     case,
@@ -66,17 +67,8 @@ def _effective_status(now: datetime) -> ColumnElement[str]:
     )
 
 
-def _open_at(now: datetime) -> ColumnElement[bool]:
-    """Published, already open and not yet closed at ``now`` (the list's ``openNow``)."""
-    return and_(
-        Announcement.status == AnnouncementStatus.PUBLISHED,
-        or_(Announcement.opens_at.is_(None), Announcement.opens_at <= now),
-        or_(Announcement.closes_at.is_(None), Announcement.closes_at > now),
-    )
-
-
 async def _counts_for_every_member(
-    session: AsyncSession, members: Sequence[E], grouped: Any
+    session: AsyncSession, members: Sequence[E], grouped: Select[Any, int]
 ) -> list[tuple[E, int]]:
     """Left-join ``grouped`` (columns ``key``, ``n``) onto a VALUES list of ``members``.
 
@@ -111,19 +103,32 @@ async def announcements_by_status(
 
 
 async def announcements_by_category(session: AsyncSession) -> list[tuple[str, int]]:
-    """Count of non-draft announcements per category, most frequent first, then by name."""
+    """Non-draft announcements per category, most frequent first, then by name.
+
+    Names tie-break in code-point order, independent of the database's collation.
+    """
     n = func.count().label("n")
     stmt = (
         select(Announcement.category, n)
         .where(Announcement.status != AnnouncementStatus.DRAFT)
         .group_by(Announcement.category)
-        .order_by(n.desc(), Announcement.category)
+        .order_by(n.desc(), Announcement.category.collate("C"))
     )
     return [(category, int(count)) for category, count in (await session.execute(stmt)).all()]
 
 
 def _closing_soon(now: datetime, days: int) -> ColumnElement[bool]:
-    return and_(_open_at(now), Announcement.closes_at <= now + timedelta(days=days))
+    """Open at ``now`` (published, opened, not closed) and closing within ``days`` days.
+
+    The closing bounds form one range on ``closes_at``, which the (status, closes_at, id)
+    index serves in the list's order.
+    """
+    return and_(
+        Announcement.status == AnnouncementStatus.PUBLISHED,
+        Announcement.closes_at > now,
+        Announcement.closes_at <= now + timedelta(days=days),
+        or_(Announcement.opens_at.is_(None), Announcement.opens_at <= now),
+    )
 
 
 async def open_calls_closing_soon(

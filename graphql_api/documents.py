@@ -1,0 +1,90 @@
+"""Parsed and validated documents, cached by query text (the hot path's first step).
+
+Frontends send the same few documents over and over; parsing and validating one costs more
+than executing it. A bounded LRU keyed by the exact query text keeps the outcome, including
+its errors, so a repeated bad document is rejected without being parsed again.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    parse,
+    specified_rules,
+    validate,
+)
+from graphql.validation import ASTValidationRule
+
+MAX_QUERY_LENGTH = 100_000
+MAX_TOKENS = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedDocument:
+    """A document ready to execute, or the errors that stop it."""
+
+    document: DocumentNode | None
+    errors: list[GraphQLError] = field(default_factory=list)
+    # Operation name (None for an anonymous single operation) -> its type.
+    operations: dict[str | None, OperationType] = field(default_factory=dict)
+
+    def operation_type(self, name: str | None) -> OperationType | None:
+        if name is None and len(self.operations) == 1:
+            return next(iter(self.operations.values()))
+        return self.operations.get(name)
+
+
+class DocumentCache:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        extra_rules: Sequence[type[ASTValidationRule]] = (),
+        *,
+        maxsize: int = 1024,
+    ) -> None:
+        self._schema = schema
+        self._rules = (*specified_rules, *extra_rules)
+        self._maxsize = maxsize
+        self._entries: OrderedDict[str, PreparedDocument] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, query: str) -> PreparedDocument:
+        entry = self._entries.get(query)
+        if entry is not None:
+            self._entries.move_to_end(query)
+            self.hits += 1
+            return entry
+        self.misses += 1
+        entry = self._prepare(query)
+        self._entries[query] = entry
+        if len(self._entries) > self._maxsize:
+            self._entries.popitem(last=False)
+        return entry
+
+    def _prepare(self, query: str) -> PreparedDocument:
+        if len(query) > MAX_QUERY_LENGTH:
+            return PreparedDocument(
+                None, [GraphQLError(f"Query text exceeds {MAX_QUERY_LENGTH} characters.")]
+            )
+        try:
+            document = parse(query, max_tokens=MAX_TOKENS)
+        except GraphQLError as error:
+            return PreparedDocument(None, [error])
+        errors = validate(self._schema, document, self._rules)
+        if errors:
+            return PreparedDocument(None, list(errors))
+        operations = {
+            (node.name.value if node.name else None): node.operation
+            for node in document.definitions
+            if isinstance(node, OperationDefinitionNode)
+        }
+        return PreparedDocument(document, [], operations)
