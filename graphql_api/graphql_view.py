@@ -26,8 +26,8 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.execution.is_awaitable import optimized_is_awaitable
-from strawberry.schema.base import BaseSchema
 from strawberry.schema._graphql_core import execution_context_class_kwargs
+from strawberry.schema.base import BaseSchema
 
 from graphql_api.context import Context
 from graphql_api.db.engine import statement_counter
@@ -140,11 +140,11 @@ class GraphQLView(GraphQL[Context, None]):
             operation_name=operation_name,
             # graphql-core's executor keyword changed across versions; Strawberry knows which.
             **execution_context_class_kwargs(self.schema.execution_context_class),  # type: ignore[attr-defined]
-            is_awaitable=optimized_is_awaitable,
+            is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
         )
         if isawaitable(result):
             result = await result
-        return self._respond(result, response)  # type: ignore[arg-type]
+        return self._respond(result, response)
 
     async def _payload(self, request: Request) -> dict[str, Any]:
         if request.method == "GET":

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from graphql_api.db.models import Announcement
 from aiodataloader import DataLoader
 
 from graphql_api.db.engine import Database
+from graphql_api.db.models import Announcement
 from graphql_api.db.queries.announcements import announcements_by_ids, application_counts
 from loaders.base import ByIdLoader
 

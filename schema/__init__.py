@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from graphql.validation import ASTValidationRule
 from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
@@ -12,7 +13,6 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
-from graphql.validation import ASTValidationRule
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 

@@ -32,7 +32,7 @@ Resolver = Callable[..., Any]
 def _attribute(python_name: str) -> Resolver:
     get = attrgetter(python_name)
 
-    def resolve(source: Any, info: GraphQLResolveInfo) -> Any:
+    def resolve(source: Any, info: GraphQLResolveInfo[Any]) -> Any:
         return get(source)
 
     return resolve
@@ -42,9 +42,13 @@ def _direct(field: StrawberryField) -> Resolver | None:
     resolver = field.base_resolver
     if resolver is None or field.arguments:
         return None
-    func = resolver.wrapped_func
-    if isinstance(func, staticmethod):
-        func = func.__func__
+    func: Callable[..., Any] = resolver.wrapped_func  # type: ignore[assignment]
+    if isinstance(func, staticmethod | classmethod):
+        return None if isinstance(func, classmethod) else _direct_call(resolver, func.__func__)
+    return _direct_call(resolver, func)
+
+
+def _direct_call(resolver: Any, func: Callable[..., Any]) -> Resolver | None:
     if resolver.self_parameter is not None:
         # A method resolver expects `self` as a Strawberry object, not the source row.
         return None

@@ -28,6 +28,7 @@ def described_enum(enum_cls: E, *, name: str, description: str, values: Mapping[
         value.description = values[value.name]
     return wrapped
 
+
 T = TypeVar("T")
 
 

@@ -222,7 +222,8 @@ async def test_filters_industry_size_open_now_closing_before_and_search(
     assert await titles(f'{{closingBefore: "{(now + timedelta(days=5)).isoformat()}"}}') == {
         "Software only", "Expired"}  # fmt: skip
     open_now = await titles("{openNow: true}")
-    assert "Not yet open" not in open_now and "Expired" not in open_now
+    assert "Not yet open" not in open_now
+    assert "Expired" not in open_now
     assert "Software only" in open_now
     assert await titles("{status: [CLOSED]}") == {"Expired"}
 
