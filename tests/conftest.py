@@ -195,13 +195,15 @@ class StatementCounter:
 @pytest.fixture
 def sql(app: Starlette) -> Iterator[StatementCounter]:
     counter = StatementCounter()
-    engine = app.state.db.engine.sync_engine
+    engines = [engine.sync_engine for engine in app.state.db.engines()]
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         counter.statements.append(statement)
 
-    event.listen(engine, "before_cursor_execute", record)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         yield counter
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)

@@ -13,7 +13,7 @@ from graphql_api.db.enums import AnnouncementStatus
 from graphql_api.db.models import Application
 from graphql_api.ids import encode_id
 from tests.conftest import StatementCounter
-from tests.factories import make_announcements, make_businesses
+from tests.factories import BASE_TIME, make_announcements, make_businesses
 from tests.graphql_client import error_codes, gql
 
 LIST_WITH_BUSINESS = """
@@ -253,3 +253,29 @@ async def test_application_count_is_batched(
     counts = [e["node"]["applicationCount"] for e in body["data"]["announcements"]["edges"]]
     assert counts == [4, 1, 0, 0, 0]
     assert sql.count == 2
+
+
+async def test_walk_sees_every_row_once_while_rows_are_inserted(
+    engine: AsyncEngine, client: httpx.AsyncClient
+) -> None:
+    """Keyset cursors do not shift when rows arrive between pages (issue 3)."""
+    original = await make_announcements(engine, 12)
+    seen: list[str] = []
+    after = None
+    while True:
+        body = await gql(
+            client,
+            "query($after: String) { announcements(first: 5, after: $after, "
+            "orderBy: PUBLISHED_AT_ASC) { edges { node { id } } "
+            "pageInfo { hasNextPage endCursor } } }",
+            {"after": after},
+        )
+        conn = body["data"]["announcements"]
+        seen += [e["node"]["id"] for e in conn["edges"]]
+        # New calls published "earlier" than the cursor must not make rows repeat or vanish.
+        await make_announcements(engine, 2, published_at=BASE_TIME - timedelta(days=1))
+        if not conn["pageInfo"]["hasNextPage"]:
+            break
+        after = conn["pageInfo"]["endCursor"]
+    assert len(seen) == len(set(seen))
+    assert seen[: len(original)] == [encode_id("Announcement", i) for i in original]
