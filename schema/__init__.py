@@ -41,6 +41,10 @@ Query = merge_types(
 )
 Query.__strawberry_definition__.description = "Entry points for reading data."  # type: ignore[attr-defined]
 
+# Each domain adds its mutation class here; the root type exists once one does.
+MUTATION_TYPES: tuple[type, ...] = ()
+Mutation = merge_types("Mutation", MUTATION_TYPES) if MUTATION_TYPES else None
+
 MAX_DEPTH = 12
 
 
@@ -62,6 +66,7 @@ def build_schema(*, max_depth: int = MAX_DEPTH) -> ApiSchema:
     while HTTP queries use graphql_api.documents with the same rules."""
     built = ApiSchema(
         query=Query,
+        mutation=Mutation,
         types=[BusinessType],
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[

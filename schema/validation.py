@@ -1,0 +1,124 @@
+"""Input validation for mutations: collect every UserError, then write nothing if any (R11).
+
+check = Checks()
+title = check.text(data.title, "input.title", max_length=200)
+if not check.ok:
+    return Payload(errors=check.errors)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from urllib.parse import urlparse
+
+from schema.errors import UserError, UserErrorCode, user_error
+
+# Deliberately simple: one @, no spaces, a dot in the domain. Deliverability is the mail
+# server's call; this only rejects what is plainly not an address.
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
+
+
+@dataclass
+class Checks:
+    errors: list[UserError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def fail(self, code: UserErrorCode, message: str, path: str | None) -> None:
+        self.errors.append(user_error(code, message, path))
+
+    def text(
+        self,
+        value: str | None,
+        path: str,
+        *,
+        max_length: int,
+        min_length: int = 1,
+        required: bool = True,
+    ) -> str | None:
+        """Stripped text within bounds; None (and an error when required) if blank."""
+        if value is None or not value.strip():
+            if required:
+                self.fail(UserErrorCode.REQUIRED, "A value is required.", path)
+            return None
+        cleaned = value.strip()
+        if len(cleaned) > max_length:
+            self.fail(UserErrorCode.TOO_LONG, f"At most {max_length} characters.", path)
+        elif len(cleaned) < min_length:
+            self.fail(UserErrorCode.TOO_SHORT, f"At least {min_length} characters.", path)
+        return cleaned
+
+    def email(self, value: str | None, path: str) -> str | None:
+        cleaned = self.text(value, path, max_length=254)
+        if cleaned is None:
+            return None
+        if not _EMAIL.match(cleaned):
+            self.fail(UserErrorCode.INVALID_FORMAT, "Not an e-mail address.", path)
+        return cleaned.lower()
+
+    def url(self, value: str | None, path: str, *, required: bool = False) -> str | None:
+        cleaned = self.text(value, path, max_length=2048, required=required)
+        if cleaned is None:
+            return None
+        parsed = urlparse(cleaned)
+        if parsed.scheme not in {"http", "https"} or not parsed.netloc:
+            self.fail(UserErrorCode.INVALID_FORMAT, "Must be an http(s) URL.", path)
+        return cleaned
+
+    def decimal(
+        self,
+        value: Decimal | None,
+        path: str,
+        *,
+        minimum: Decimal | None = None,
+        maximum: Decimal | None = None,
+        exclusive_minimum: bool = False,
+        places: int | None = None,
+        required: bool = False,
+    ) -> Decimal | None:
+        if value is None:
+            if required:
+                self.fail(UserErrorCode.REQUIRED, "A value is required.", path)
+            return None
+        if not value.is_finite():
+            self.fail(UserErrorCode.INVALID_VALUE, "Must be a finite number.", path)
+            return None
+        if minimum is not None and (value <= minimum if exclusive_minimum else value < minimum):
+            bound = "greater than" if exclusive_minimum else "at least"
+            self.fail(UserErrorCode.OUT_OF_RANGE, f"Must be {bound} {minimum}.", path)
+        if maximum is not None and value > maximum:
+            self.fail(UserErrorCode.OUT_OF_RANGE, f"Must be at most {maximum}.", path)
+        exponent = value.as_tuple().exponent
+        if places is not None and isinstance(exponent, int) and -exponent > places:
+            self.fail(UserErrorCode.INVALID_FORMAT, f"At most {places} decimal places.", path)
+        return value
+
+    def integer(
+        self, value: int | None, path: str, *, minimum: int, maximum: int, required: bool = False
+    ) -> int | None:
+        if value is None:
+            if required:
+                self.fail(UserErrorCode.REQUIRED, "A value is required.", path)
+            return None
+        if not minimum <= value <= maximum:
+            self.fail(UserErrorCode.OUT_OF_RANGE, f"Must be between {minimum} and {maximum}.", path)
+        return value
+
+    def strings(
+        self, values: list[str] | None, path: str, *, max_items: int, max_length: int
+    ) -> list[str]:
+        """A list of distinct, stripped, non-blank strings within bounds."""
+        if not values:
+            return []
+        if len(values) > max_items:
+            self.fail(UserErrorCode.OUT_OF_RANGE, f"At most {max_items} items.", path)
+        cleaned: list[str] = []
+        for index, value in enumerate(values):
+            item = self.text(value, f"{path}.{index}", max_length=max_length)
+            if item is not None and item not in cleaned:
+                cleaned.append(item)
+        return cleaned
