@@ -27,8 +27,8 @@ class UserErrorCode(StrEnum):
     # Accounts and access.
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
     EMAIL_TAKEN = "EMAIL_TAKEN"
-    WEAK_PASSWORD = "WEAK_PASSWORD"
-    INVALID_TOKEN = "INVALID_TOKEN"
+    WEAK_PASSWORD = "WEAK_PASSWORD"  # noqa: S105  (a code, not a password)
+    INVALID_TOKEN = "INVALID_TOKEN"  # noqa: S105  (a code, not a token)
     # Announcements, businesses and applications.
     INVALID_TRANSITION = "INVALID_TRANSITION"
     NOT_OPEN = "NOT_OPEN"

@@ -85,7 +85,8 @@ class Database:
         if write_url is None:
             raise ValueError("a database URL is required")
         self.engine = _engine(write_url, settings)
-        read_url = settings.database_read_url if settings.database_read_url and url is None else None
+        # An explicit url (tests) means one database for both roles.
+        read_url = settings.database_read_url if url is None else None
         self.read_engine = _engine(read_url or write_url, settings, read_only=True)
         self._writer = async_sessionmaker(self.engine, expire_on_commit=False)
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
