@@ -16,6 +16,7 @@ from graphql_api import health
 from graphql_api.auth.principal import ANONYMOUS, Principal
 from graphql_api.config import Settings
 from graphql_api.db.engine import Database
+from graphql_api.events import redis_publisher
 from graphql_api.graphql_view import GraphQLView
 from schema import build_schema, depth_rules
 
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.authenticate = anonymous
         app.state.db = Database(settings)
         app.state.redis = Redis.from_url(redis_url, health_check_interval=30)
+        app.state.db.publisher = redis_publisher(app.state.redis)
         try:
             yield
         finally:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from graphql_api.config import Settings
+from graphql_api.events import Publisher, take_pending
 
 log = logging.getLogger("graphql_api.sql")
 
@@ -88,6 +89,8 @@ class Database:
         # An explicit url (tests) means one database for both roles.
         read_url = settings.database_read_url if url is None else None
         self.read_engine = _engine(read_url or write_url, settings, read_only=True)
+        # Set by the app once Redis is up; None publishes nothing (CLI, seed).
+        self.publisher: Publisher | None = None
         self._writer = async_sessionmaker(self.engine, expire_on_commit=False)
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
@@ -104,9 +107,21 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """A session in a transaction: committed when the block ends, rolled back on error."""
-        async with self._writer() as session, session.begin():
-            yield session
+        """A session in a transaction: committed when the block ends, rolled back on error.
+
+        Events queued with `graphql_api.events.emit` are published after the commit.
+        """
+        async with self._writer() as session:
+            async with session.begin():
+                yield session
+            pending = take_pending(session)
+        for topic, payload in pending:
+            if self.publisher is None:
+                continue
+            try:
+                await self.publisher(topic, payload)
+            except Exception:  # the write is committed; losing the event must not undo it
+                log.exception("could not publish event %s", topic)
 
     async def ping(self) -> None:
         for engine in self.engines():
