@@ -57,12 +57,15 @@ class UserType(Node):
         return strawberry.ID(encode_id("User", root.id))
 
     @strawberry.field(
-        description="The user's portfolios, oldest first. The user themself and admins only "
-        "(FORBIDDEN otherwise).",
+        description="The user's portfolios, oldest first. The user themself and admins only: "
+        "for anyone else null with a FORBIDDEN error (nullable so a denial does not null the "
+        "whole user).",
         permission_classes=[CanReadUserPortfolios],
     )
     @staticmethod
-    async def portfolios(root: strawberry.Parent[models.User], info: Info) -> list[PortfolioRef]:
+    async def portfolios(
+        root: strawberry.Parent[models.User], info: Info
+    ) -> list[PortfolioRef] | None:
         return await info.context.loaders.portfolios_by_owner_id.load(root.id)  # type: ignore[return-value]
 
     @strawberry.field(description="Businesses the user owns (public fields for everyone).")
