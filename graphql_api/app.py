@@ -8,24 +8,25 @@ from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
 from starlette.applications import Starlette
-from starlette.requests import Request
 from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket
 
 from graphql_api import health
-from graphql_api.auth.principal import ANONYMOUS, Principal
+from graphql_api.auth.api_keys import LastUseFlusher
+from graphql_api.auth.authenticate import PrincipalCache, authenticate
+from graphql_api.broker import Broker
 from graphql_api.config import Settings
 from graphql_api.db.engine import Database
 from graphql_api.events import redis_publisher
 from graphql_api.graphql_view import GraphQLView
+from graphql_api.shutdown import install_drain_on_exit_signals
+from graphql_api.websocket import (
+    CONNECTION_INIT_TIMEOUT,
+    KEEP_ALIVE_SECONDS,
+    MAX_SUBSCRIPTIONS_PER_CONNECTION,
+)
 from schema import build_schema, depth_rules
 
 log = logging.getLogger(__name__)
-
-
-async def anonymous(request: Request | WebSocket) -> Principal:
-    """Until token authentication lands (issue 4), every caller is anonymous."""
-    return ANONYMOUS
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -46,13 +47,25 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await upgrade(url=database_url)
         app.state.settings = settings
         # Resolves the caller once per request/connection; tests may swap it for a fixed one.
-        app.state.authenticate = anonymous
+        app.state.authenticate = authenticate
+        # Users' current role and is_active, per process, for a few seconds (see authenticate).
+        app.state.principal_cache = PrincipalCache()
         app.state.db = Database(settings)
         app.state.redis = Redis.from_url(redis_url, health_check_interval=30)
         app.state.db.publisher = redis_publisher(app.state.redis)
+        # API keys' last use: batched from Redis into the database every 30 s and at exit.
+        last_use_flusher = LastUseFlusher(app.state.db, app.state.redis)
+        last_use_flusher.start()
+        # Subscriptions: one Redis pub/sub reader per instance, fanned out in-process (R17).
+        app.state.broker = Broker(redis_url)
+        await app.state.broker.start()
+        undo_drain = install_drain_on_exit_signals(app.state.broker)
         try:
             yield
         finally:
+            undo_drain()
+            await app.state.broker.stop()
+            await last_use_flusher.stop()
             await app.state.db.dispose()
             await app.state.redis.aclose()
 
@@ -60,6 +73,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         build_schema(max_depth=settings.max_query_depth),
         validation_rules=depth_rules(settings.max_query_depth),
         graphql_ide="graphiql" if settings.graphiql else None,
+        keep_alive=True,
+        keep_alive_interval=KEEP_ALIVE_SECONDS,
+        connection_init_wait_timeout=CONNECTION_INIT_TIMEOUT,
+        max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_CONNECTION,
     )
     return Starlette(
         routes=[

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import getpass
 import logging
 import signal
 import sys
@@ -14,6 +15,7 @@ from types import FrameType
 import click
 
 from graphql_api.config import ConfigError, Settings
+from graphql_api.db.enums import Role
 from graphql_api.logging_setup import configure_logging
 
 log = logging.getLogger("graphql_api")
@@ -52,6 +54,7 @@ def _services(settings: Settings) -> Iterator[Settings]:
 async def _prepare(settings: Settings, *, seed_if_empty: bool) -> None:
     from sqlalchemy.ext.asyncio import create_async_engine
 
+    from graphql_api.auth.users import enable_demo_logins
     from graphql_api.db.migrate import upgrade
     from graphql_api.seed import AlreadySeededError, is_seeded, seed_demo
 
@@ -67,6 +70,8 @@ async def _prepare(settings: Settings, *, seed_if_empty: bool) -> None:
             # Another replica starting at the same moment may win the race; that is fine.
             with contextlib.suppress(AlreadySeededError):
                 await seed_demo(engine, scale=1, seed=42, progress=False)
+                # Demo passwords for one account per role (never in production).
+                await enable_demo_logins(engine, settings)
     finally:
         await engine.dispose()
 
@@ -94,6 +99,7 @@ def serve(host: str | None, port: int | None) -> None:
         asyncio.run(_prepare(live, seed_if_empty=settings.embedded and live.seed_demo_data))
         app = create_app(dataclasses.replace(live, auto_migrate=False))
         click.echo(f"GraphQL endpoint and GraphiQL: http://{host}:{port}/graphql", err=True)
+        _print_demo_logins(live)
         uvicorn.run(app, host=host, port=port, log_config=None, lifespan="on", proxy_headers=True)
 
 
@@ -132,10 +138,14 @@ def seed(scale: int, seed_value: int) -> None:
     settings = _settings()
     configure_logging(settings.log_level, json=False)
 
+    from graphql_api.auth.users import enable_demo_logins
+
     async def run(url: str) -> dict[str, int]:
         engine = create_async_engine(url)
         try:
-            return await seed_demo(engine, scale=scale, seed=seed_value, progress=True)
+            counts = await seed_demo(engine, scale=scale, seed=seed_value, progress=True)
+            await enable_demo_logins(engine, settings)
+            return counts
         finally:
             await engine.dispose()
 
@@ -145,6 +155,93 @@ def seed(scale: int, seed_value: int) -> None:
         counts = asyncio.run(run(live.database_url))
     for table, count in counts.items():
         click.echo(f"{table}: {count}")
+
+
+def _print_demo_logins(settings: Settings) -> None:
+    """List the demo accounts that sign in with the demo password (development only)."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from graphql_api.auth.users import DEMO_PASSWORD, demo_logins
+
+    assert settings.database_url is not None
+
+    async def find() -> list[tuple[str, Role]]:
+        engine = create_async_engine(settings.database_url or "")
+        try:
+            return await demo_logins(engine, settings)
+        finally:
+            await engine.dispose()
+
+    accounts = asyncio.run(find())
+    if not accounts:
+        return
+    click.echo(f"Demo accounts (password {DEMO_PASSWORD!r}, development only):", err=True)
+    for email, role in accounts:
+        click.echo(f"  {role.value:<7} {email}", err=True)
+
+
+def _read_password() -> str:
+    """The new password from a prompt (TTY) or the first line of stdin; never from argv."""
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != password:
+            raise click.ClickException("the passwords do not match")
+        return password
+    line = sys.stdin.readline()
+    return line.removesuffix("\n").removesuffix("\r")
+
+
+@main.command("create-user")
+@click.option("--email", required=True, help="Login e-mail address.")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice([role.value for role in Role], case_sensitive=False),
+    help="The user's role (ADMIN for the first administrator).",
+)
+@click.option("--display-name", default=None, help="Shown name (default: the e-mail's local part).")
+def create_user(email: str, role: str, display_name: str | None) -> None:
+    """Create a user. The password is read from stdin when it is not a terminal, else prompted
+    for; it is never taken from the command line (shell history, process lists)."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from graphql_api.auth import users
+    from schema.validation import Checks
+
+    check = Checks()
+    clean_email = check.email(email, "email")
+    name = check.text(display_name or email.partition("@")[0], "display-name", max_length=100)
+    if not check.ok or clean_email is None or name is None:
+        raise click.ClickException("; ".join(f"{e.field}: {e.message}" for e in check.errors))
+    password = _read_password()
+    problem = users.password_problem(password)
+    if problem is not None:
+        raise click.ClickException(f"password: {problem}")
+    settings = _settings()
+    configure_logging(settings.log_level, json=False)
+
+    async def run(url: str) -> int:
+        engine = create_async_engine(url)
+        try:
+            user = await users.create_user(
+                engine,
+                email=clean_email,
+                password=password,
+                role=Role(role.upper()),
+                display_name=name,
+            )
+            return user.id
+        finally:
+            await engine.dispose()
+
+    with _services(settings) as live:
+        asyncio.run(_prepare(dataclasses.replace(live, auto_migrate=True), seed_if_empty=False))
+        assert live.database_url is not None
+        try:
+            user_id = asyncio.run(run(live.database_url))
+        except users.UserCreationError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"Created {role.upper()} user {clean_email} (id {user_id}).", err=True)
 
 
 @main.command("export-schema")

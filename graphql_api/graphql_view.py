@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from inspect import isawaitable
 from typing import Any
@@ -25,14 +26,18 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.schema._graphql_core import execution_context_class_kwargs
 from strawberry.schema.base import BaseSchema
+from strawberry.types.unset import UNSET, UnsetType
 
+from graphql_api.auth.principal import ANONYMOUS, Principal
 from graphql_api.context import Context
 from graphql_api.db.engine import statement_counter
 from graphql_api.documents import DocumentCache
-from graphql_api.errors import classify
+from graphql_api.errors import ErrorCode, Unauthenticated, classify
+from graphql_api.websocket import TransportWSHandler
 from loaders import create_loaders
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -49,6 +54,13 @@ def _error_body(message: str, code: str) -> bytes:
     return orjson.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
 
 
+@dataclass(slots=True)
+class ConnectionContext(Context):
+    """A WebSocket connection's context: Strawberry stores the `connection_init` payload here."""
+
+    connection_params: dict[str, Any] | None = None
+
+
 class BadRequest(Exception):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
@@ -57,6 +69,9 @@ class BadRequest(Exception):
 
 
 class GraphQLView(GraphQL[Context, None]):
+    # graphql-transport-ws with server pings; the legacy graphql-ws sends `ka` (keep_alive).
+    graphql_transport_ws_handler_class = TransportWSHandler
+
     def __init__(
         self,
         schema: BaseSchema,
@@ -84,6 +99,15 @@ class GraphQLView(GraphQL[Context, None]):
             message = exc.reason if isinstance(exc, HTTPException) else exc.message
             status = exc.status_code if isinstance(exc, HTTPException) else exc.status
             response = Response(_error_body(message, "BAD_REQUEST"), status, media_type=_JSON)
+        except Unauthenticated as exc:
+            # A credential was presented and is bad: refuse the request rather than run it
+            # as anonymous (issue 4).
+            response = Response(
+                _error_body(exc.message, ErrorCode.UNAUTHENTICATED.value),
+                401,
+                media_type=_JSON,
+                headers={"www-authenticate": 'Bearer error="invalid_token"'},
+            )
         finally:
             statement_counter.reset(token)
         if counter is not None:
@@ -175,6 +199,20 @@ class GraphQLView(GraphQL[Context, None]):
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         state = request.app.state
+        if isinstance(request, WebSocket):
+            # Anonymous until `connection_init` authenticates it (`on_ws_connect`); Strawberry
+            # runs no operation on a connection before that.
+            return ConnectionContext(
+                request=request,
+                response=response,
+                settings=state.settings,
+                db=state.db,
+                redis=state.redis,
+                principal=ANONYMOUS,
+                loaders=create_loaders(state.db),
+                request_id=request_id_of(request),
+                now=datetime.now(UTC),
+            )
         return Context(
             request=request,
             response=response,
@@ -187,8 +225,30 @@ class GraphQLView(GraphQL[Context, None]):
             now=datetime.now(UTC),
         )
 
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Authenticate a WebSocket connection once, from its `connection_init` payload.
+
+        A bad credential refuses the connection (graphql-transport-ws: close 4403;
+        graphql-ws: `connection_error`), so it never runs an operation.
+        """
+        websocket = context.request
+        assert isinstance(websocket, WebSocket)
+        websocket.state.connection_params = getattr(context, "connection_params", None) or {}
+        try:
+            principal: Principal = await websocket.app.state.authenticate(websocket)
+        except Unauthenticated as exc:
+            raise ConnectionRejectionError(
+                {"message": exc.message, "extensions": {"code": ErrorCode.UNAUTHENTICATED.value}}
+            ) from None
+        context.principal = principal
+        no_payload: UnsetType = UNSET  # a plain `connection_ack`
+        return no_payload
+
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)
 
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+    def encode_json(self, data: object) -> str:
+        # Text, not bytes: Strawberry sends bytes as binary WebSocket frames, and the
+        # graphql-ws protocols (and browser clients) expect text frames. The lean HTTP path
+        # does not come through here.
+        return orjson.dumps(data).decode()

@@ -24,7 +24,8 @@ async def _check(name: str, probe: asyncio.Future[object] | object) -> tuple[str
 
 
 async def ready(request: Request) -> JSONResponse:
-    """200 when PostgreSQL and Redis answer, else 503 naming the failing part."""
+    """200 when PostgreSQL and Redis answer and the subscription broker is subscribed to
+    Redis, else 503 naming the failing part (the broker: starting/reconnecting/draining)."""
     state = request.app.state
     results = dict(
         await asyncio.gather(
@@ -32,8 +33,13 @@ async def ready(request: Request) -> JSONResponse:
             _check("redis", state.redis.ping()),
         )
     )
+    body: dict[str, object] = {}
+    broker = getattr(state, "broker", None)
+    if broker is not None:
+        results["broker"] = broker.state.value
+        body["subscriptions"] = broker.subscription_count
     healthy = all(value == "ok" for value in results.values())
     return JSONResponse(
-        {"status": "ok" if healthy else "unavailable", "checks": results},
+        {"status": "ok" if healthy else "unavailable", "checks": results, **body},
         status_code=200 if healthy else 503,
     )

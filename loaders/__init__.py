@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graphql_api.db.engine import Database
-from loaders.accounts import UserByIdLoader
+from loaders.accounts import ApiKeyByIdLoader, AuditLogByIdLoader, UserByIdLoader
 from loaders.announcements import AnnouncementByIdLoader, ApplicationCountByAnnouncementIdLoader
 from loaders.applications import (
     ApplicationByIdLoader,
@@ -60,6 +60,8 @@ class Loaders:
     related_cases_by_briefing_id: RelatedCasesByBriefingIdLoader
     glossary_terms_by_briefing_id: GlossaryTermsByBriefingIdLoader
     user_by_id: UserByIdLoader
+    api_key_by_id: ApiKeyByIdLoader
+    audit_log_by_id: AuditLogByIdLoader
     security_by_id: SecurityByIdLoader
     portfolio_by_id: PortfolioByIdLoader
     portfolios_by_owner_id: PortfoliosByOwnerIdLoader
@@ -90,6 +92,8 @@ def create_loaders(db: Database) -> Loaders:
         related_cases_by_briefing_id=RelatedCasesByBriefingIdLoader(db),
         glossary_terms_by_briefing_id=GlossaryTermsByBriefingIdLoader(db),
         user_by_id=UserByIdLoader(db),
+        api_key_by_id=ApiKeyByIdLoader(db),
+        audit_log_by_id=AuditLogByIdLoader(db),
         security_by_id=SecurityByIdLoader(db),
         portfolio_by_id=PortfolioByIdLoader(db),
         portfolios_by_owner_id=PortfoliosByOwnerIdLoader(db),

@@ -16,16 +16,26 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from schema.accounts.api_keys import ApiKeyMutations, ApiKeyQueries
+from schema.accounts.audit import AuditQueries
+from schema.accounts.mutations import AccountMutations
 from schema.accounts.queries import AccountQueries
+from schema.announcements.mutations import AnnouncementMutations
 from schema.announcements.queries import AnnouncementQueries
+from schema.announcements.subscriptions import AnnouncementSubscriptions
+from schema.briefings.mutations import BriefingMutations
 from schema.briefings.queries import BriefingQueries
+from schema.briefings.subscriptions import BriefingSubscriptions
+from schema.businesses.mutations import BusinessMutations
 from schema.businesses.queries import BusinessQueries  # also registers Business, Application
 from schema.businesses.types import BusinessType
 from schema.dashboard.queries import DashboardQueries
 from schema.extensions import ApiSchema
 from schema.fast import streamline
 from schema.node import NodeQueries
+from schema.portfolios.mutations import PortfolioMutations
 from schema.portfolios.queries import PortfolioQueries
+from schema.portfolios.subscriptions import PortfolioSubscriptions
 
 Query = merge_types(
     "Query",
@@ -34,6 +44,8 @@ Query = merge_types(
         AnnouncementQueries,
         BusinessQueries,
         AccountQueries,
+        ApiKeyQueries,
+        AuditQueries,
         PortfolioQueries,
         DashboardQueries,
         BriefingQueries,
@@ -42,8 +54,30 @@ Query = merge_types(
 Query.__strawberry_definition__.description = "Entry points for reading data."  # type: ignore[attr-defined]
 
 # Each domain adds its mutation class here; the root type exists once one does.
-MUTATION_TYPES: tuple[type, ...] = ()
+MUTATION_TYPES: tuple[type, ...] = (
+    AccountMutations,
+    ApiKeyMutations,
+    BriefingMutations,
+    PortfolioMutations,
+    AnnouncementMutations,
+    BusinessMutations,
+)
 Mutation = merge_types("Mutation", MUTATION_TYPES) if MUTATION_TYPES else None
+if Mutation is not None:
+    Mutation.__strawberry_definition__.description = "Entry points for changing data."  # type: ignore[attr-defined]
+
+# Each domain adds its subscription class here (served over WebSocket only, R17).
+SUBSCRIPTION_TYPES: tuple[type, ...] = (
+    AnnouncementSubscriptions,
+    BriefingSubscriptions,
+    PortfolioSubscriptions,
+)
+Subscription = merge_types("Subscription", SUBSCRIPTION_TYPES) if SUBSCRIPTION_TYPES else None
+if Subscription is not None:
+    Subscription.__strawberry_definition__.description = (  # type: ignore[attr-defined]
+        "Real-time events over WebSocket on /graphql (graphql-transport-ws, or the legacy "
+        "graphql-ws protocol); authenticated once per connection from `connection_init`."
+    )
 
 MAX_DEPTH = 12
 
@@ -67,6 +101,7 @@ def build_schema(*, max_depth: int = MAX_DEPTH) -> ApiSchema:
     built = ApiSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[BusinessType],
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[

@@ -25,6 +25,11 @@ def register(type_name: str, fetch: Fetch, visible: Visible = lambda info, row: 
     _REGISTRY[type_name] = (fetch, visible)
 
 
+def is_registered(type_name: str) -> bool:
+    """True when `node(id:)` can fetch objects of this type."""
+    return type_name in _REGISTRY
+
+
 async def resolve_node(info: Info, global_id: str, *, field: str = "id") -> Any:
     type_name, pk = decode_id(global_id, field=field)
     entry = _REGISTRY.get(type_name)

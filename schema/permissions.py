@@ -26,3 +26,12 @@ class IsStaff(DeniedByDefault):
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         return info.context.principal.has_role(Role.EDITOR, Role.ADMIN)
+
+
+class IsAdmin(DeniedByDefault):
+    """Admins only (API keys, the audit log, roles); services and other roles are denied."""
+
+    message = "Only administrators may do this."
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return info.context.principal.has_role(Role.ADMIN)

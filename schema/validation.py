@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from urllib.parse import urlparse
 
+from graphql_api.errors import BadUserInput
+from graphql_api.ids import decode_id
 from schema.errors import UserError, UserErrorCode, user_error
 
 # Deliberately simple: one @, no spaces, a dot in the domain. Deliverability is the mail
@@ -46,6 +49,10 @@ class Checks:
                 self.fail(UserErrorCode.REQUIRED, "A value is required.", path)
             return None
         cleaned = value.strip()
+        if "\x00" in cleaned:
+            # PostgreSQL text cannot hold NUL; reject it here rather than fail in the driver.
+            self.fail(UserErrorCode.INVALID_FORMAT, "Must not contain NUL characters.", path)
+            return None
         if len(cleaned) > max_length:
             self.fail(UserErrorCode.TOO_LONG, f"At most {max_length} characters.", path)
         elif len(cleaned) < min_length:
@@ -122,3 +129,34 @@ class Checks:
             if item is not None and item not in cleaned:
                 cleaned.append(item)
         return cleaned
+
+    def instant(
+        self, value: datetime | None, path: str, *, required: bool = False
+    ) -> datetime | None:
+        """A point in time; it must carry a UTC offset (a naive time is ambiguous)."""
+        if value is None:
+            if required:
+                self.fail(UserErrorCode.REQUIRED, "A value is required.", path)
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            self.fail(UserErrorCode.INVALID_FORMAT, "Must include a UTC offset.", path)
+            return None
+        return value
+
+    def global_id(self, value: str | None, path: str, *, type_name: str) -> int | None:
+        """The primary key of a global ID naming `type_name`.
+
+        Malformed: INVALID_FORMAT; well-formed but of another type: NOT_FOUND (no object of
+        this type has it). Whether the row exists (and is visible) is the caller's check.
+        """
+        if value is None:
+            return None
+        try:
+            actual, pk = decode_id(value, field=path)
+        except BadUserInput:
+            self.fail(UserErrorCode.INVALID_FORMAT, "Malformed ID.", path)
+            return None
+        if actual != type_name:
+            self.fail(UserErrorCode.NOT_FOUND, f"No {type_name} with this ID.", path)
+            return None
+        return pk

@@ -39,3 +39,11 @@ class BriefingStatus(StrEnum):
 class TradeSide(StrEnum):
     BUY = "BUY"
     SELL = "SELL"
+
+
+class ApiKeyScope(StrEnum):
+    """What a service holding an API key may do (DESIGN.md permission table, R7/R8)."""
+
+    BRIEFINGS_WRITE = "briefings:write"
+    PRICES_WRITE = "prices:write"
+    ANNOUNCEMENTS_WRITE = "announcements:write"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from graphql_api.auth.principal import Principal
 from graphql_api.db.enums import BriefingStatus, Role
 from graphql_api.db.models import Briefing
+from graphql_api.errors import Forbidden, Unauthenticated
 
 
 def can_see_draft_briefings(principal: Principal) -> bool:
@@ -17,3 +18,17 @@ def can_see_draft_briefings(principal: Principal) -> bool:
 
 def can_see_briefing(principal: Principal, briefing: Briefing) -> bool:
     return briefing.status == BriefingStatus.PUBLISHED or can_see_draft_briefings(principal)
+
+
+def can_write_briefings(principal: Principal) -> bool:
+    """`upsertBriefing`: admins, and services holding briefings:write (the pipeline)."""
+    return principal.has_role(Role.ADMIN) or principal.has_scope("briefings:write")
+
+
+def require_briefing_writer(principal: Principal) -> None:
+    """UNAUTHENTICATED for anonymous callers, FORBIDDEN for anyone else not allowed."""
+    if can_write_briefings(principal):
+        return
+    if principal.is_anonymous:
+        raise Unauthenticated("Sign in (or use an API key) to write briefings.")
+    raise Forbidden("Writing briefings needs the ADMIN role or the briefings:write scope.")

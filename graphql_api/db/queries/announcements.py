@@ -138,6 +138,26 @@ async def count_announcements(
     return int((await session.execute(stmt)).scalar_one())
 
 
+async def matching_announcement(
+    session: AsyncSession,
+    *,
+    announcement_id: int,
+    filters: AnnouncementFilters,
+    include_drafts: bool,
+) -> Announcement | None:
+    """The announcement when the list query's own filter accepts it, else None.
+
+    `announcementPublished(filter)` decides with this, so a subscription and the list
+    query can never disagree about what a filter means.
+    """
+    stmt = _filtered(
+        select(Announcement).where(Announcement.id == announcement_id),
+        filters,
+        include_drafts=include_drafts,
+    )
+    return (await session.scalars(stmt)).first()
+
+
 async def announcements_by_ids(session: AsyncSession, *, ids: Sequence[int]) -> list[Announcement]:
     return list((await session.scalars(select(Announcement).where(Announcement.id.in_(ids)))).all())
 

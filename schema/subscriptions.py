@@ -1,0 +1,173 @@
+"""What every subscription operation shares (R17): its event stream, who it is for, and a
+fresh resolution context per delivered event.
+
+A domain's subscription field is an `async def` that validates its arguments and checks
+access with `LiveOperation.open(...)` (errors there reach the client as the protocol's
+`error` message, before any event), then returns an async generator running
+`async with live:` around its event loop:
+
+    async with live:
+        while True:
+            event = await live.next_event()
+            principal = await live.begin_delivery()
+            ...  # authorise and load for this subscriber, then
+            yield row
+
+Per delivery, `begin_delivery` re-authenticates the connection's credential with the auth
+module's own `authenticate` (so a deactivated user, a changed role, a revoked API key or an
+expired access token stop the operation with an UNAUTHENTICATED error), and gives the
+context fresh DataLoaders and a fresh clock, so nothing cached for an earlier event is ever
+served for a later one. Between events, a timer ends the operation when the access token
+expires (its `exp`) and re-checks the credential every `RECHECK_SECONDS`.
+
+Refresh-token families: access tokens carry no family id (graphql_api.auth.tokens), so a
+revoked family cannot be traced to the access tokens issued from it; they stop at their
+own (short) expiry instead.
+
+The context is the connection's, shared by its operations; swapping in fresh loaders for
+one operation's event can only hand another operation's in-flight event loaders that were
+created after that event arrived, never older ones.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Final
+
+from starlette.websockets import WebSocket
+
+from graphql_api.auth.authenticate import bearer_token, credentials
+from graphql_api.auth.principal import Principal
+from graphql_api.auth.tokens import decode_access_token
+from graphql_api.broker import Broker, Event, StreamEnded, Subscription
+from graphql_api.context import Context
+from graphql_api.errors import Unauthenticated
+from loaders import create_loaders
+from schema.types import Info
+
+# Re-validate the connection's credential at least this often while no events arrive.
+RECHECK_SECONDS: Final = 30.0
+
+TOKEN_EXPIRED: Final = "The access token expired; subscribe again with a fresh one."  # noqa: S105
+CREDENTIAL_REJECTED: Final = (
+    "The connection's credential is no longer valid; reconnect with a fresh one."
+)
+
+
+def _access_token_expiry(context: Context) -> float | None:
+    """`exp` (epoch seconds) of the connection's bearer token; None without one."""
+    request = context.request
+    if not isinstance(request, WebSocket):
+        return None
+    authorization, _ = credentials(request)
+    if authorization is None or not authorization.strip():
+        return None
+    claims = decode_access_token(context.settings, bearer_token(authorization))
+    return float(claims.expires_at)
+
+
+class LiveOperation:
+    """One subscription operation: a broker subscription plus its subscriber's identity."""
+
+    def __init__(
+        self, info: Info, topics: Iterable[str], *, key: int | None, expires_at: float | None
+    ) -> None:
+        self.context: Context = info.context
+        self._broker: Broker = self.context.request.app.state.broker
+        self._topics = frozenset(topics)
+        self._key = key
+        self._expires_at = expires_at
+        self._next_recheck = time.monotonic() + RECHECK_SECONDS
+        self._subscription: Subscription | None = None
+
+    @classmethod
+    async def open(
+        cls, info: Info, topics: Iterable[str], *, key: int | None = None
+    ) -> LiveOperation:
+        """Authenticate the subscriber now (UNAUTHENTICATED when its credential is no
+        longer valid) and give the context fresh loaders for the access checks."""
+        try:
+            expires_at = _access_token_expiry(info.context)
+        except Unauthenticated:
+            raise Unauthenticated(CREDENTIAL_REJECTED) from None
+        live = cls(info, topics, key=key, expires_at=expires_at)
+        await live.begin_delivery()
+        return live
+
+    @property
+    def principal(self) -> Principal:
+        return self.context.principal
+
+    async def __aenter__(self) -> LiveOperation:
+        self._subscription = self._broker.subscribe(self._topics, key=self._key)
+        self._broker.operation_started()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        if self._subscription is not None:
+            self._subscription.close()
+            self._subscription = None
+            self._broker.operation_ended()
+        # The server completed the stream (shutdown): end the operation without an error.
+        return exc_type is StreamEnded
+
+    def _check_expiry(self) -> None:
+        if self._expires_at is not None and time.time() >= self._expires_at:
+            raise Unauthenticated(TOKEN_EXPIRED)
+
+    async def _reauthenticate(self) -> Principal:
+        self._check_expiry()
+        request = self.context.request
+        try:
+            principal: Principal = await request.app.state.authenticate(request)
+        except Unauthenticated:
+            raise Unauthenticated(CREDENTIAL_REJECTED) from None
+        self.context.principal = principal
+        self._next_recheck = time.monotonic() + RECHECK_SECONDS
+        return principal
+
+    async def next_event(self) -> Event:
+        """The next event for this operation.
+
+        Raises UNAUTHENTICATED when the access token expires (or the credential is
+        rejected at a periodic re-check) while waiting, and `StreamEnded` at shutdown.
+        """
+        event = await self.next_event_within(None)
+        assert event is not None
+        return event
+
+    async def next_event_within(self, seconds: float | None) -> Event | None:
+        """Like `next_event`, but None when `seconds` pass first (None: no limit)."""
+        assert self._subscription is not None, "use `async with live:` first"
+        deadline = None if seconds is None else time.monotonic() + seconds
+        while True:
+            self._check_expiry()
+            now_mono = time.monotonic()
+            if now_mono >= self._next_recheck:
+                await self._reauthenticate()
+                now_mono = time.monotonic()
+            waits = [self._next_recheck - now_mono]
+            if self._expires_at is not None:
+                waits.append(self._expires_at - time.time())
+            if deadline is not None:
+                waits.append(deadline - now_mono)
+            event = await self._subscription.get(max(0.0, min(waits)))
+            if event is not None:
+                return event
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+
+    async def begin_delivery(self) -> Principal:
+        """Re-authenticate the subscriber and give the context fresh loaders and clock."""
+        principal = await self._reauthenticate()
+        self.context.loaders = create_loaders(self.context.db)
+        self.context.now = datetime.now(UTC)
+        return principal

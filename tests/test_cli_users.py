@@ -1,0 +1,142 @@
+"""`graphql-api create-user` and the demo logins (issue 4 bootstrapping, R6, R9, R20)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import os
+import subprocess
+import sys
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from graphql_api import cli
+from graphql_api.auth.users import DEMO_ACCOUNTS, DEMO_PASSWORD, demo_logins, enable_demo_logins
+from graphql_api.config import Environment, Settings
+from graphql_api.db.models import User
+from graphql_api.seed import seed_demo
+from tests.auth_helpers import LOGIN, PASSWORD, audit_rows, login
+from tests.graphql_client import gql
+
+
+def _create_user(
+    settings: Settings, *args: str, stdin: str = PASSWORD + "\n"
+) -> subprocess.CompletedProcess[str]:
+    assert settings.database_url is not None
+    assert settings.redis_url is not None
+    env = {
+        **os.environ,
+        "ENV": "test",
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "LOG_LEVEL": "WARNING",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "graphql_api.cli", "create-user", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+async def _run(
+    settings: Settings, *args: str, stdin: str = PASSWORD + "\n"
+) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(_create_user, settings, *args, stdin=stdin)
+
+
+async def test_create_first_admin_from_stdin(
+    settings: Settings, engine: AsyncEngine, client: httpx.AsyncClient
+) -> None:
+    result = await _run(
+        settings, "--email", "Root@Example.com", "--role", "admin", "--display-name", "Root"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Created ADMIN user root@example.com" in result.stderr
+    assert PASSWORD not in result.stdout + result.stderr
+    payload = await login(client, "root@example.com")
+    assert payload["user"]["role"] == "ADMIN"
+    assert payload["user"]["displayName"] == "Root"
+    [row] = await audit_rows(engine, "user.created")
+    assert row.details == {"via": "cli", "role": "ADMIN"}
+
+
+async def test_create_user_refusals(settings: Settings, engine: AsyncEngine) -> None:
+    # The password is never an argument.
+    result = await _run(settings, "--email", "a@example.com", "--role", "ADMIN", "--password", "x")
+    assert result.returncode == 2
+    assert "No such option" in result.stderr
+    # Password rules apply; nothing is created.
+    result = await _run(settings, "--email", "a@example.com", "--role", "ADMIN", stdin="short\n")
+    assert result.returncode == 1
+    assert "At least 10 characters" in result.stderr
+    result = await _run(settings, "--email", "not-an-email", "--role", "MEMBER")
+    assert result.returncode == 1
+    assert "e-mail" in result.stderr
+    result = await _run(settings, "--email", "a@example.com", "--role", "ROOT")
+    assert result.returncode == 2
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(User.id))).first() is None
+    # An existing e-mail is refused, not overwritten.
+    assert (await _run(settings, "--email", "a@example.com", "--role", "MEMBER")).returncode == 0
+    result = await _run(settings, "--email", "A@example.com", "--role", "ADMIN")
+    assert result.returncode == 1
+    assert "already exists" in result.stderr
+    async with engine.connect() as conn:
+        roles = (await conn.execute(select(User.role))).scalars().all()
+    assert [r.value for r in roles] == ["MEMBER"]
+
+
+async def test_demo_logins_in_development(
+    settings: Settings, engine: AsyncEngine, client: httpx.AsyncClient
+) -> None:
+    await seed_demo(engine, today=dt.date(2025, 6, 2))
+    development = dataclasses.replace(settings, env=Environment.DEVELOPMENT)
+    changed = await enable_demo_logins(engine, development)
+    assert changed == [email for email, _ in DEMO_ACCOUNTS]
+    for email, role in DEMO_ACCOUNTS:
+        payload = await login(client, email, DEMO_PASSWORD)
+        assert payload["user"]["role"] == role.value
+    assert await demo_logins(engine, development) == list(DEMO_ACCOUNTS)
+    # Other seeded users still cannot sign in; a second call changes nothing.
+    body = await gql(
+        client, LOGIN, {"input": {"email": "member@example.com", "password": "demo-passwordX"}}
+    )
+    assert body["data"]["login"]["errors"][0]["code"] == "INVALID_CREDENTIALS"
+    assert await enable_demo_logins(engine, development) == []
+
+
+async def test_serve_banner_lists_demo_accounts(
+    settings: Settings, engine: AsyncEngine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await seed_demo(engine, today=dt.date(2025, 6, 2))
+    development = dataclasses.replace(settings, env=Environment.DEVELOPMENT)
+    await enable_demo_logins(engine, development)
+    # `serve` calls this from synchronous code (it runs its own event loop).
+    await asyncio.to_thread(cli._print_demo_logins, development)
+    err = capsys.readouterr().err
+    assert DEMO_PASSWORD in err
+    for email, role in DEMO_ACCOUNTS:
+        assert f"{role.value:<7} {email}" in err
+
+
+async def test_no_demo_logins_in_production(
+    settings: Settings, engine: AsyncEngine, client: httpx.AsyncClient
+) -> None:
+    await seed_demo(engine, today=dt.date(2025, 6, 2))
+    production = dataclasses.replace(settings, env=Environment.PRODUCTION)
+    assert await enable_demo_logins(engine, production) == []
+    assert await demo_logins(engine, production) == []
+    for email, _ in DEMO_ACCOUNTS:
+        body = await gql(client, LOGIN, {"input": {"email": email, "password": DEMO_PASSWORD}})
+        assert body["data"]["login"]["errors"][0]["code"] == "INVALID_CREDENTIALS"
+    async with engine.connect() as conn:
+        hashes = (await conn.execute(select(User.password_hash).distinct())).scalars().all()
+    assert hashes == ["!"]
