@@ -13,12 +13,16 @@ access with `LiveOperation.open(...)` (errors there reach the client as the prot
             ...  # authorise and load for this subscriber, then
             yield row
 
-Per delivery, `begin_delivery` re-authenticates the connection's credential with the auth
-module's own `authenticate` (so a deactivated user, a changed role, a revoked API key or an
-expired access token stop the operation with an UNAUTHENTICATED error), and gives the
-context fresh DataLoaders and a fresh clock, so nothing cached for an earlier event is ever
-served for a later one. Between events, a timer ends the operation when the access token
-expires (its `exp`) and re-checks the credential every `RECHECK_SECONDS`.
+Per delivery, `begin_delivery` gives the context fresh DataLoaders and a fresh clock, so
+nothing cached for an earlier event is ever served for a later one; it checks the access
+token's `exp`, and for private data (`portfolioUpdated`) re-authenticates the connection's
+credential with the auth module's own `authenticate`, so a deactivated user, a changed role
+or a revoked API key stop the operation with an UNAUTHENTICATED error before anything is
+sent. Public events (published announcements and briefings) skip that per-delivery lookup
+(1,000 members on one event would otherwise cost up to 1,000 user lookups at once) and rely
+on the periodic re-check. Between events, a timer ends every operation when the access
+token expires and re-checks the credential every `RECHECK_SECONDS` (+-20 %, so that
+subscribers do not all re-check at once).
 
 Refresh-token families: access tokens carry no family id (graphql_api.auth.tokens), so a
 revoked family cannot be traced to the access tokens issued from it; they stop at their
@@ -31,6 +35,7 @@ created after that event arrived, never older ones.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -45,11 +50,16 @@ from graphql_api.auth.tokens import decode_access_token
 from graphql_api.broker import Broker, Event, StreamEnded, Subscription
 from graphql_api.context import Context
 from graphql_api.errors import Unauthenticated
-from loaders import create_loaders
+from loaders.lazy import create_lazy_loaders
 from schema.types import Info
 
 # Re-validate the connection's credential at least this often while no events arrive.
 RECHECK_SECONDS: Final = 30.0
+
+
+def _next_recheck() -> float:
+    return time.monotonic() + RECHECK_SECONDS * random.uniform(0.8, 1.2)  # noqa: S311
+
 
 TOKEN_EXPIRED: Final = "The access token expired; subscribe again with a fresh one."  # noqa: S105
 CREDENTIAL_REJECTED: Final = (
@@ -80,7 +90,7 @@ class LiveOperation:
         self._topics = frozenset(topics)
         self._key = key
         self._expires_at = expires_at
-        self._next_recheck = time.monotonic() + RECHECK_SECONDS
+        self._next_recheck = _next_recheck()
         self._subscription: Subscription | None = None
 
     @classmethod
@@ -131,7 +141,7 @@ class LiveOperation:
         except Unauthenticated:
             raise Unauthenticated(CREDENTIAL_REJECTED) from None
         self.context.principal = principal
-        self._next_recheck = time.monotonic() + RECHECK_SECONDS
+        self._next_recheck = _next_recheck()
         return principal
 
     async def next_event(self) -> Event:
@@ -165,9 +175,15 @@ class LiveOperation:
             if deadline is not None and time.monotonic() >= deadline:
                 return None
 
-    async def begin_delivery(self) -> Principal:
-        """Re-authenticate the subscriber and give the context fresh loaders and clock."""
-        principal = await self._reauthenticate()
-        self.context.loaders = create_loaders(self.context.db)
+    async def begin_delivery(self, *, reauthenticate: bool = True) -> Principal:
+        """Fresh loaders and clock for one event; re-authenticates the subscriber first
+        (unless `reauthenticate` is False: public data, see the module docstring)."""
+        if reauthenticate:
+            principal = await self._reauthenticate()
+        else:
+            self._check_expiry()
+            principal = self.context.principal
+        # Built on first use: a delivery pays only for the loaders its fields need.
+        self.context.loaders = create_lazy_loaders(self.context.db)
         self.context.now = datetime.now(UTC)
         return principal

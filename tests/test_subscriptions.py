@@ -67,13 +67,17 @@ mutation ($input: CreateAnnouncementInput!) {
 PUBLISH_ANNOUNCEMENT = """
 mutation ($id: ID!) { publishAnnouncement(id: $id) { announcement { id } errors { code } } }"""
 UPSERT_BRIEFING = """
-mutation ($input: BriefingInput!) { upsertBriefing(input: $input) { briefing { id } errors { code } } }"""
+mutation ($input: BriefingInput!) {
+  upsertBriefing(input: $input) { briefing { id } errors { code } }
+}"""
 TRADE = """
 mutation ($input: PlaceTradeInput!) {
   placeTrade(input: $input) { portfolio { cashBalance } errors { field code message } }
 }"""
 UPDATE_PRICES = """
-mutation ($prices: [PriceInput!]!) { updatePrices(prices: $prices) { updatedCount errors { code } } }"""
+mutation ($prices: [PriceInput!]!) {
+  updatePrices(prices: $prices) { updatedCount errors { code } }
+}"""
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -164,11 +168,17 @@ def publish_announcement(client: TestClient, token: str, **overrides: Any) -> st
     return announcement_id
 
 
-async def publish_event(redis_url: str, topic: str, payload: dict[str, Any]) -> None:
-    """Publish as a writer would after its commit (for events no mutation produces)."""
+async def publish_event(
+    redis_url: str, topic: str, payload: dict[str, Any], *, times: int = 1
+) -> None:
+    """Publish as a writer would after its commit (for events no mutation produces);
+    `times` copies go out back to back in one pipeline."""
     client = aioredis.Redis.from_url(redis_url)
     try:
-        await client.publish(CHANNEL_PREFIX + topic, orjson.dumps(payload))
+        async with client.pipeline(transaction=False) as pipe:
+            for _ in range(times):
+                pipe.publish(CHANNEL_PREFIX + topic, orjson.dumps(payload))
+            await pipe.execute()
     finally:
         await client.aclose()
 
@@ -286,7 +296,11 @@ async def test_briefing_published_over_both_protocols(
         message = receive(ws)
         assert message["type"] == ("data" if protocol == LEGACY_WS else "next")
         data = message["payload"]["data"]["briefingPublished"]
-        assert (data["date"], data["title"], data["status"]) == ("2026-03-02", "Chips rally", "PUBLISHED")
+        assert (data["date"], data["title"], data["status"]) == (
+            "2026-03-02",
+            "Chips rally",
+            "PUBLISHED",
+        )
         # Unsubscribe: the broker forgets the subscriber.
         if protocol == LEGACY_WS:
             ws.send_json({"id": "b", "type": "stop"})
@@ -404,10 +418,12 @@ async def test_a_batch_of_500_prices_sends_one_update_per_portfolio(
         assert nothing_within(ws, 0.4)
 
         # A burst of separate price events inside the window is one update too.
-        for _ in range(5):
-            await publish_event(
-                redis_url, PORTFOLIO_UPDATED, {"portfolio_ids": portfolio_pks, "reason": "prices"}
-            )
+        await publish_event(
+            redis_url,
+            PORTFOLIO_UPDATED,
+            {"portfolio_ids": portfolio_pks, "reason": "prices"},
+            times=5,
+        )
         assert sorted(receive(ws)["id"] for _ in portfolio_pks) == sorted(
             f"p{pk}" for pk in portfolio_pks
         )
@@ -536,7 +552,8 @@ async def test_broker_routes_by_topic_and_key_and_closes_slow_subscribers() -> N
     assert broker.dispatch(PORTFOLIO_UPDATED, {"portfolio_ids": [5, 7], "reason": "prices"}) == 1
     assert broker.dispatch("unknown.topic", {"id": 1}) == 0
     event = await mine.get(within=0)
-    assert event is not None and event.payload["portfolio_ids"] == [5, 7]
+    assert event is not None
+    assert event.payload["portfolio_ids"] == [5, 7]
     assert await other.get(within=0) is None
     assert (await everything.get(within=0)).topic == BRIEFING_PUBLISHED  # type: ignore[union-attr]
 
@@ -576,9 +593,30 @@ async def test_broker_reads_redis_and_ignores_malformed_events(redis_url: str) -
             await client.publish(CHANNEL_PREFIX + BRIEFING_PUBLISHED, b"[1]")
             await client.publish(CHANNEL_PREFIX + BRIEFING_PUBLISHED, b'{"id": 3}')
             event = await subscription.get(within=5)
-            assert event is not None and event.payload == {"id": 3}
+            assert event is not None
+            assert event.payload == {"id": 3}
             assert await subscription.get(within=0.1) is None
     finally:
         await client.aclose()
         await broker.stop()
     assert broker.state is BrokerState.STOPPED
+
+
+async def test_lazy_loaders_build_each_loader_on_first_use(settings: Settings) -> None:
+    from graphql_api.db.engine import Database
+    from loaders import Loaders, create_loaders
+    from loaders.lazy import create_lazy_loaders
+
+    db = Database(settings)
+    try:
+        eager, first, second = create_loaders(db), create_lazy_loaders(db), create_lazy_loaders(db)
+        assert isinstance(first, Loaders)
+        for name in Loaders.__dataclass_fields__:
+            loader = getattr(first, name)
+            assert type(loader) is type(getattr(eager, name))
+            assert getattr(first, name) is loader  # built once per instance
+            assert getattr(second, name) is not loader  # never shared between events
+        with pytest.raises(AttributeError):
+            _ = first.no_such_loader  # type: ignore[attr-defined]
+    finally:
+        await db.dispose()

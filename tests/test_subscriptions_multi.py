@@ -26,12 +26,13 @@ from typing import Any
 
 import httpx
 import pytest
-from gql import Client, gql
+from gql import Client, GraphQLRequest
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
 from sqlalchemy.ext.asyncio import AsyncEngine
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 from graphql_api.auth.tokens import issue_access_token
 from graphql_api.config import Settings
@@ -46,7 +47,9 @@ STARTUP_SECONDS = 30.0
 
 ANNOUNCEMENTS = "subscription { announcementPublished { id title organization } }"
 PORTFOLIO = """
-subscription ($id: ID!) { portfolioUpdated(portfolioId: $id) { id cashBalance holdings { quantity } } }
+subscription ($id: ID!) {
+  portfolioUpdated(portfolioId: $id) { id cashBalance holdings { quantity } }
+}
 """
 BRIEFINGS = "subscription { briefingPublished { id title } }"
 CREATE_ANNOUNCEMENT = """
@@ -211,7 +214,7 @@ async def receive(ws: ClientConnection, within: float = 10.0) -> dict[str, Any]:
 async def raw_client(
     instance: Instance, protocol: str, token: str | None = None
 ) -> AsyncIterator[ClientConnection]:
-    async with connect(instance.ws, subprotocols=[protocol]) as ws:  # type: ignore[list-item]
+    async with connect(instance.ws, subprotocols=[Subprotocol(protocol)]) as ws:
         payload = {"authorization": f"Bearer {token}"} if token else {}
         await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
         assert await receive(ws) == {"type": "connection_ack"}
@@ -231,7 +234,8 @@ async def graphql(instance: Instance, query: str, variables: dict[str, Any], tok
             headers={"authorization": f"Bearer {token}"},
         )
     body = response.json()
-    assert response.status_code == 200 and "errors" not in body, body
+    assert response.status_code == 200, body
+    assert "errors" not in body, body
     return body["data"]
 
 
@@ -255,7 +259,7 @@ async def trade(instance: Instance, token: str, portfolio: str) -> str:
 
 async def first_result(client: Client, query: str, variables: dict[str, Any] | None = None) -> Any:
     async with client as session:
-        async for result in session.subscribe(gql(query), variable_values=variables):
+        async for result in session.subscribe(GraphQLRequest(query, variable_values=variables)):
             return result
     raise AssertionError("the subscription ended without a result")
 
@@ -280,7 +284,7 @@ async def test_an_event_from_instance_b_reaches_both_protocols_on_instance_a(
             assert received["announcementPublished"]["id"] == announcement_id
             assert received["announcementPublished"]["title"] == "Cross-instance call"
             message = await receive(legacy)
-            assert message["type"] == "data" and message["id"] == "1"
+            assert (message["type"], message["id"]) == ("data", "1")
             assert message["payload"]["data"]["announcementPublished"]["id"] == announcement_id
             # B served no subscriber: the event was delivered by A alone.
             assert b.ready()[1]["subscriptions"] == 0
@@ -344,8 +348,7 @@ async def test_delivery_resumes_after_redis_restarts(
                     lambda: a.ready()[1]["checks"]["broker"] == "reconnecting",
                     "A to notice",
                 )
-                status, body = a.ready()
-                assert status == 503
+                assert a.ready()[0] == 503
 
                 redis_server = start_redis(data_dir=redis_dir)  # same socket path
                 await asyncio.to_thread(wait_ready, a)

@@ -37,7 +37,8 @@ async def _published(
             announcement_id = event.payload.get("id")
             if not isinstance(announcement_id, int):
                 continue
-            principal = await live.begin_delivery()
+            # Public data: no per-delivery credential lookup (see schema.subscriptions).
+            principal = await live.begin_delivery(reauthenticate=False)
             include_drafts = principal.can_see_drafts_of_announcements
 
             async def load(

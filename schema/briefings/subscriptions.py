@@ -23,7 +23,8 @@ async def _published(live: LiveOperation) -> AsyncGenerator[BriefingType, None]:
             briefing_id = event.payload.get("id")
             if not isinstance(briefing_id, int):
                 continue
-            principal = await live.begin_delivery()
+            # Public data: no per-delivery credential lookup (see schema.subscriptions).
+            principal = await live.begin_delivery(reauthenticate=False)
 
             async def load(briefing_id: int = briefing_id) -> models.Briefing | None:
                 async with db.read() as session:
