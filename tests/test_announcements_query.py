@@ -191,7 +191,7 @@ async def test_health(client: httpx.AsyncClient) -> None:
     assert (await client.get("/health/live")).status_code == 200
     ready = await client.get("/health/ready")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"postgres": "ok", "redis": "ok"}
+    assert ready.json()["checks"] == {"postgres": "ok", "redis": "ok", "broker": "ok"}
 
 
 async def test_filters_industry_size_open_now_closing_before_and_search(

@@ -500,6 +500,21 @@ async def test_subscriptions_per_connection_are_limited(ws_client: TestClient) -
     wait_for_subscriptions(ws_client, 0)
 
 
+async def test_keep_alives_on_both_protocols(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import graphql_api.app
+
+    monkeypatch.setattr(graphql_api.app, "KEEP_ALIVE_SECONDS", 0.05)
+    with TestClient(create_app(settings)) as client:
+        for protocol, keep_alive in ((TRANSPORT_WS, {"type": "ping"}), (LEGACY_WS, {"type": "ka"})):
+            with client.websocket_connect("/graphql", subprotocols=[protocol]) as ws:
+                ws.send_json({"type": "connection_init", "payload": {}})
+                assert ws.receive_json() == {"type": "connection_ack"}
+                assert ws.receive_json() == keep_alive
+                assert ws.receive_json() == keep_alive
+
+
 async def test_shutdown_completes_every_subscription(ws_client: TestClient) -> None:
     transport, legacy = connect(ws_client), connect(ws_client, protocol=LEGACY_WS)
     try:
