@@ -4,7 +4,7 @@ Run against a running server (start it with EXPOSE_SQL_COUNT=true to see stateme
 request):
 
     EXPOSE_SQL_COUNT=true graphql-api serve &
-    python bench/read_api.py --concurrency 32 --duration 10
+    BENCH_TOKEN=<access token of a member> python bench/read_api.py --concurrency 32 --duration 10
 
 The client is a minimal keep-alive HTTP/1.1 client on asyncio streams (uvloop when
 installed) so that on a small machine it costs the server as little CPU as possible.
@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import statistics
 import sys
 import time
@@ -183,11 +184,16 @@ async def main() -> int:
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds first")
     parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS),
                         help="run only these (repeatable); default all")  # fmt: skip
-    parser.add_argument("--token", default=None, help="Bearer token (portfolio scenario)")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("BENCH_TOKEN"),
+        help="Bearer token (portfolio scenario); default $BENCH_TOKEN. Never printed.",
+    )
     args = parser.parse_args()
 
     names = args.scenario or list(SCENARIOS)
-    print(f"# {' '.join(sys.argv)}")
+    shown = ["<token>" if arg == args.token else arg for arg in sys.argv]
+    print(f"# {' '.join(shown)}")
     print(f"{'scenario':32} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'sql/req':>8}")
     for name in names:
         variables: dict[str, Any] = {}

@@ -70,8 +70,9 @@ async def _prepare(settings: Settings, *, seed_if_empty: bool) -> None:
             # Another replica starting at the same moment may win the race; that is fine.
             with contextlib.suppress(AlreadySeededError):
                 await seed_demo(engine, scale=1, seed=42, progress=False)
-                # Demo passwords for one account per role (never in production).
-                await enable_demo_logins(engine, settings)
+        # Demo passwords for one account per role (never in production); on every start,
+        # because it only fills accounts that still have no usable password.
+        await enable_demo_logins(engine, settings)
     finally:
         await engine.dispose()
 

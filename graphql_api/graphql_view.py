@@ -38,7 +38,7 @@ from graphql_api.db.engine import statement_counter
 from graphql_api.documents import DocumentCache
 from graphql_api.errors import ErrorCode, Unauthenticated, classify
 from graphql_api.websocket import TransportWSHandler
-from loaders import create_loaders
+from loaders.lazy import create_lazy_loaders
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _JSON = "application/json"
@@ -209,7 +209,7 @@ class GraphQLView(GraphQL[Context, None]):
                 db=state.db,
                 redis=state.redis,
                 principal=ANONYMOUS,
-                loaders=create_loaders(state.db),
+                loaders=create_lazy_loaders(state.db),
                 request_id=request_id_of(request),
                 now=datetime.now(UTC),
             )
@@ -220,7 +220,7 @@ class GraphQLView(GraphQL[Context, None]):
             db=state.db,
             redis=state.redis,
             principal=await state.authenticate(request),
-            loaders=create_loaders(state.db),
+            loaders=create_lazy_loaders(state.db),
             request_id=request_id_of(request),
             now=datetime.now(UTC),
         )
