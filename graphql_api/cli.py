@@ -101,7 +101,17 @@ def serve(host: str | None, port: int | None) -> None:
         app = create_app(dataclasses.replace(live, auto_migrate=False))
         click.echo(f"GraphQL endpoint and GraphiQL: http://{host}:{port}/graphql", err=True)
         _print_demo_logins(live)
-        uvicorn.run(app, host=host, port=port, log_config=None, lifespan="on", proxy_headers=True)
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            lifespan="on",
+            proxy_headers=True,
+            # permessage-deflate keeps zlib state per connection (~40 KB each): with 1,000
+            # subscribers that alone breaks R16's 150 MB (bench/RESULTS.md).
+            ws_per_message_deflate=False,
+        )
 
 
 @main.command()
