@@ -28,3 +28,10 @@ class Context:
     request_id: str
     # One clock reading per request, so every row of a response agrees on "now".
     now: datetime
+
+    @property
+    def client_ip(self) -> str | None:
+        """The caller's address for the audit log (uvicorn resolves X-Forwarded-For from
+        trusted proxies into `client`, see FORWARDED_ALLOW_IPS)."""
+        client = self.request.client
+        return client.host if client else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from enum import Enum
-from typing import Any, Generic, TypeAlias, TypeVar
+from typing import Annotated, Any, Generic, TypeAlias, TypeVar
 
 import strawberry
 from strawberry.types import Info as StrawberryInfo
@@ -13,6 +13,15 @@ from graphql_api.context import Context
 from graphql_api.pagination import Page
 
 Info: TypeAlias = StrawberryInfo[Context, None]
+
+# The Relay pagination arguments every connection field takes, documented once.
+FirstArg: TypeAlias = Annotated[
+    int | None, strawberry.argument(description="Page size: default 20, at most 100.")
+]
+AfterArg: TypeAlias = Annotated[
+    str | None,
+    strawberry.argument(description="Cursor of the row after which the page starts."),
+]
 
 E = TypeVar("E", bound=type[Enum])
 

@@ -164,11 +164,6 @@ def _create_failed(errors: list[UserError]) -> CreateApiKeyPayload:
     return CreateApiKeyPayload(api_key=None, secret=None, errors=errors)
 
 
-def _client_ip(info: Info) -> str | None:
-    client = info.context.request.client
-    return client.host if client else None
-
-
 def _key_id(global_id: str) -> int | None:
     """The primary key of an ApiKey ID, or None when the ID is not one."""
     try:
@@ -282,7 +277,7 @@ class ApiKeyMutations:
                     "expires_at": row.expires_at.isoformat(),
                 },
                 request_id=ctx.request_id,
-                ip=_client_ip(info),
+                ip=info.context.client_ip,
             )
         return _created(row, issued)
 
@@ -343,7 +338,7 @@ class ApiKeyMutations:
                     "expires_at": row.expires_at.isoformat(),
                 },
                 request_id=ctx.request_id,
-                ip=_client_ip(info),
+                ip=info.context.client_ip,
             )
         # After the commit: a validation cannot re-cache the old key as valid any more.
         await forget_key(ctx.redis, old.key_hash)
@@ -378,7 +373,7 @@ class ApiKeyMutations:
                     target_id=row.id,
                     details={"name": row.name, "prefix": row.prefix},
                     request_id=ctx.request_id,
-                    ip=_client_ip(info),
+                    ip=info.context.client_ip,
                 )
         await forget_key(ctx.redis, row.key_hash)
         return ApiKeyPayload(api_key=row, errors=[])  # type: ignore[arg-type]

@@ -18,7 +18,7 @@ from schema.accounts.api_keys import ApiKeyType
 from schema.accounts.types import UserType
 from schema.node import is_registered, register
 from schema.permissions import IsAdmin
-from schema.types import Connection, Info, Node
+from schema.types import Connection, FirstArg, Info, Node
 
 MAX_ACTIONS = 50
 MAX_ACTION_LENGTH = 64
@@ -153,9 +153,7 @@ class AuditQueries:
     async def audit_logs(
         self,
         info: Info,
-        first: Annotated[
-            int | None, strawberry.argument(description="Page size: default 20, at most 100.")
-        ] = None,
+        first: FirstArg = None,
         after: Annotated[
             str | None,
             strawberry.argument(description="Cursor of the entry after which the page starts."),

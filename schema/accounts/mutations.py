@@ -60,11 +60,6 @@ from schema.validation import Checks
 _MAX_LOGIN_PASSWORD = 1024
 
 
-def _client_ip(ctx: Context) -> str | None:
-    client = ctx.request.client
-    return client.host if client else None
-
-
 @strawberry.input(description="A new account: it gets the MEMBER role and is signed in.")
 class RegisterInput:
     email: str = strawberry.field(description="Login e-mail address (stored lower-cased).")
@@ -192,7 +187,7 @@ class AccountMutations:
                 target_type="User",
                 target_id=user.id,
                 request_id=ctx.request_id,
-                ip=_client_ip(ctx),
+                ip=ctx.client_ip,
             )
         return _signed_in(ctx, user, refresh, user.role)
 
@@ -240,7 +235,7 @@ class AccountMutations:
                     target_id=user.id if user else None,
                     details={"email": mask_email(email), "reason": reason},
                     request_id=ctx.request_id,
-                    ip=_client_ip(ctx),
+                    ip=ctx.client_ip,
                 )
                 return AuthPayload(errors=[invalid_credentials()])
             await record_login(session, user_id=user.id, at=ctx.now, password_hash=new_hash)
@@ -259,7 +254,7 @@ class AccountMutations:
                 target_id=user.id,
                 details={"email": mask_email(email)},
                 request_id=ctx.request_id,
-                ip=_client_ip(ctx),
+                ip=ctx.client_ip,
             )
         return _signed_in(ctx, user, refresh, user.role)
 
@@ -296,7 +291,7 @@ class AccountMutations:
                     target_id=str(rotation.family_id),
                     details={"revoked_tokens": rotation.revoked_count},
                     request_id=ctx.request_id,
-                    ip=_client_ip(ctx),
+                    ip=ctx.client_ip,
                 )
             if rotation.outcome is not RefreshOutcome.ROTATED:
                 return AuthPayload(errors=[invalid_refresh_token()])
@@ -334,7 +329,7 @@ class AccountMutations:
                 target_id=str(token.family_id),
                 details={"revoked_tokens": revoked},
                 request_id=ctx.request_id,
-                ip=_client_ip(ctx),
+                ip=ctx.client_ip,
             )
         return LogoutPayload(logged_out=True)
 
@@ -374,7 +369,7 @@ class AccountMutations:
                 target_id=pk,
                 details={"old_role": old_role.value, "new_role": new_role.value},
                 request_id=ctx.request_id,
-                ip=_client_ip(ctx),
+                ip=ctx.client_ip,
             )
         forget_principal(ctx.request.app.state, pk)
         return UserPayload(user=user)  # type: ignore[arg-type]

@@ -243,11 +243,6 @@ async def _business_exists(session: AsyncSession, business_id: int | None) -> bo
     return business_id is None or bool(await businesses_by_ids(session, ids=[business_id]))
 
 
-def _client_ip(info: Info) -> str | None:
-    client = info.context.request.client
-    return client.host if client else None
-
-
 async def _audit(
     session: AsyncSession,
     info: Info,
@@ -263,7 +258,7 @@ async def _audit(
         target_id=row.id,
         details=details,
         request_id=info.context.request_id,
-        ip=_client_ip(info),
+        ip=info.context.client_ip,
     )
 
 

@@ -23,7 +23,7 @@ from schema.announcements.types import (
     AnnouncementType,
 )
 from schema.node import register
-from schema.types import Connection, Info
+from schema.types import AfterArg, Connection, FirstArg, Info
 
 
 def _visible(info: Info, row: models.Announcement) -> bool:
@@ -64,13 +64,8 @@ class AnnouncementQueries:
     async def announcements(
         self,
         info: Info,
-        first: Annotated[
-            int | None, strawberry.argument(description="Page size: default 20, at most 100.")
-        ] = None,
-        after: Annotated[
-            str | None,
-            strawberry.argument(description="Cursor of the row after which the page starts."),
-        ] = None,
+        first: FirstArg = None,
+        after: AfterArg = None,
         filter: Annotated[
             AnnouncementFilter | None,
             strawberry.argument(description="Criteria every returned row meets."),

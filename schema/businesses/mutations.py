@@ -208,11 +208,6 @@ def _latest_today(info: Info) -> date:
     return (info.context.now + _LATEST_OFFSET).date()
 
 
-def _client_ip(info: Info) -> str | None:
-    client = info.context.request.client
-    return client.host if client else None
-
-
 async def _audit(
     session: AsyncSession,
     info: Info,
@@ -229,7 +224,7 @@ async def _audit(
         target_id=target_id,
         details=details,
         request_id=info.context.request_id,
-        ip=_client_ip(info),
+        ip=info.context.client_ip,
     )
 
 

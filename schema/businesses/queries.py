@@ -24,7 +24,7 @@ from schema.businesses.types import (
     BusinessType,
 )
 from schema.node import register
-from schema.types import Connection, Info
+from schema.types import AfterArg, Connection, FirstArg, Info
 
 register("Business", lambda info, pk: info.context.loaders.business_by_id.load(pk))
 
@@ -82,13 +82,8 @@ class BusinessQueries:
     async def businesses(
         self,
         info: Info,
-        first: Annotated[
-            int | None, strawberry.argument(description="Page size: default 20, at most 100.")
-        ] = None,
-        after: Annotated[
-            str | None,
-            strawberry.argument(description="Cursor of the row after which the page starts."),
-        ] = None,
+        first: FirstArg = None,
+        after: AfterArg = None,
         filter: Annotated[
             BusinessFilter | None,
             strawberry.argument(description="Criteria every returned row meets."),

@@ -14,7 +14,7 @@ from graphql_api.pagination import page_size
 from schema.node import register
 from schema.portfolios.permissions import can_read_portfolios_of
 from schema.portfolios.types import PortfolioType, SecurityConnection, SecurityType
-from schema.types import Connection, Info
+from schema.types import AfterArg, Connection, FirstArg, Info
 
 MAX_SYMBOLS = 100
 
@@ -46,13 +46,8 @@ class PortfolioQueries:
     async def securities(
         self,
         info: Info,
-        first: Annotated[
-            int | None, strawberry.argument(description="Page size: default 20, at most 100.")
-        ] = None,
-        after: Annotated[
-            str | None,
-            strawberry.argument(description="Cursor of the row after which the page starts."),
-        ] = None,
+        first: FirstArg = None,
+        after: AfterArg = None,
         symbols: Annotated[
             list[str] | None,
             strawberry.argument(

@@ -15,7 +15,7 @@ from graphql_api.errors import NotFound
 from graphql_api.ids import encode_id
 from graphql_api.pagination import page_size
 from loaders.pages import PageKey
-from schema.types import Connection, Info, Node, described_enum
+from schema.types import AfterArg, Connection, FirstArg, Info, Node, described_enum
 
 if TYPE_CHECKING:
     from schema.accounts.types import UserType
@@ -192,13 +192,8 @@ class PortfolioType(Node):
     async def transactions(
         root: strawberry.Parent[models.Portfolio],
         info: Info,
-        first: Annotated[
-            int | None, strawberry.argument(description="Page size: default 20, at most 100.")
-        ] = None,
-        after: Annotated[
-            str | None,
-            strawberry.argument(description="Cursor of the row after which the page starts."),
-        ] = None,
+        first: FirstArg = None,
+        after: AfterArg = None,
     ) -> TransactionConnection:
         loaders = info.context.loaders
         size = page_size(first)
