@@ -7,13 +7,16 @@ Details must never hold secrets (tokens, passwords, key material).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_api.auth.principal import Principal
 from graphql_api.db.models import AuditLog
+
+if TYPE_CHECKING:
+    from graphql_api.context import Context
 
 
 async def record(
@@ -48,3 +51,18 @@ async def record(
             ip=ip,
         )
     )  # fmt: skip
+
+
+async def record_request(
+    session: AsyncSession, ctx: Context, *, action: str, **fields: Any
+) -> None:
+    """`record` for an action taken in a GraphQL request: actor, request id and client IP
+    come from the request's Context."""
+    await record(
+        session,
+        action=action,
+        actor=ctx.principal,
+        request_id=ctx.request_id,
+        ip=ctx.client_ip,
+        **fields,
+    )

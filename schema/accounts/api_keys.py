@@ -264,10 +264,10 @@ class ApiKeyMutations:
         )
         async with ctx.db.write() as session:
             row, issued = await _issue(session, spec)
-            await audit.record(
+            await audit.record_request(
                 session,
+                ctx,
                 action="api_key.created",
-                actor=ctx.principal,
                 target_type="ApiKey",
                 target_id=row.id,
                 details={
@@ -276,8 +276,6 @@ class ApiKeyMutations:
                     "scopes": row.scopes,
                     "expires_at": row.expires_at.isoformat(),
                 },
-                request_id=ctx.request_id,
-                ip=info.context.client_ip,
             )
         return _created(row, issued)
 
@@ -324,10 +322,10 @@ class ApiKeyMutations:
             )
             row, issued = await _issue(session, spec)
             await writes.revoke_api_key(session, key_id=old.id, at=ctx.now)
-            await audit.record(
+            await audit.record_request(
                 session,
+                ctx,
                 action="api_key.rotated",
-                actor=ctx.principal,
                 target_type="ApiKey",
                 target_id=old.id,
                 details={
@@ -337,8 +335,6 @@ class ApiKeyMutations:
                     "new_prefix": row.prefix,
                     "expires_at": row.expires_at.isoformat(),
                 },
-                request_id=ctx.request_id,
-                ip=info.context.client_ip,
             )
         # After the commit: a validation cannot re-cache the old key as valid any more.
         await forget_key(ctx.redis, old.key_hash)
@@ -365,15 +361,13 @@ class ApiKeyMutations:
                 return ApiKeyPayload(api_key=None, errors=_not_found())
             if row.revoked_at is None:
                 row = await writes.revoke_api_key(session, key_id=row.id, at=ctx.now)
-                await audit.record(
+                await audit.record_request(
                     session,
+                    ctx,
                     action="api_key.revoked",
-                    actor=ctx.principal,
                     target_type="ApiKey",
                     target_id=row.id,
                     details={"name": row.name, "prefix": row.prefix},
-                    request_id=ctx.request_id,
-                    ip=info.context.client_ip,
                 )
         await forget_key(ctx.redis, row.key_hash)
         return ApiKeyPayload(api_key=row, errors=[])  # type: ignore[arg-type]

@@ -179,15 +179,13 @@ class AccountMutations:
                 now=ctx.now,
                 ttl_seconds=ctx.settings.refresh_token_ttl_seconds,
             )
-            await audit.record(
+            await audit.record_request(
                 session,
+                ctx,
                 action="auth.register",
-                actor=ctx.principal,
                 actor_user_id=user.id,
                 target_type="User",
                 target_id=user.id,
-                request_id=ctx.request_id,
-                ip=ctx.client_ip,
             )
         return _signed_in(ctx, user, refresh, user.role)
 
@@ -226,16 +224,14 @@ class AccountMutations:
                 reason = "unknown_email" if user is None else (
                     "inactive" if matches else "wrong_password"
                 )  # fmt: skip
-                await audit.record(
+                await audit.record_request(
                     session,
+                    ctx,
                     action="auth.login",
-                    actor=ctx.principal,
                     success=False,
                     target_type="User" if user else None,
                     target_id=user.id if user else None,
                     details={"email": mask_email(email), "reason": reason},
-                    request_id=ctx.request_id,
-                    ip=ctx.client_ip,
                 )
                 return AuthPayload(errors=[invalid_credentials()])
             await record_login(session, user_id=user.id, at=ctx.now, password_hash=new_hash)
@@ -245,16 +241,14 @@ class AccountMutations:
                 now=ctx.now,
                 ttl_seconds=ctx.settings.refresh_token_ttl_seconds,
             )
-            await audit.record(
+            await audit.record_request(
                 session,
+                ctx,
                 action="auth.login",
-                actor=ctx.principal,
                 actor_user_id=user.id,
                 target_type="User",
                 target_id=user.id,
                 details={"email": mask_email(email)},
-                request_id=ctx.request_id,
-                ip=ctx.client_ip,
             )
         return _signed_in(ctx, user, refresh, user.role)
 
@@ -281,17 +275,15 @@ class AccountMutations:
             )
             if rotation.outcome is RefreshOutcome.REUSED:
                 # Committed with the revocation, although the caller only sees an error.
-                await audit.record(
+                await audit.record_request(
                     session,
+                    ctx,
                     action="auth.refresh_reuse",
-                    actor=ctx.principal,
                     success=False,
                     actor_user_id=rotation.user_id,
                     target_type="RefreshTokenFamily",
                     target_id=str(rotation.family_id),
                     details={"revoked_tokens": rotation.revoked_count},
-                    request_id=ctx.request_id,
-                    ip=ctx.client_ip,
                 )
             if rotation.outcome is not RefreshOutcome.ROTATED:
                 return AuthPayload(errors=[invalid_refresh_token()])
@@ -320,16 +312,14 @@ class AccountMutations:
             revoked = await revoke_family(
                 session, family_id=token.family_id, now=ctx.now, reason="logout"
             )
-            await audit.record(
+            await audit.record_request(
                 session,
+                ctx,
                 action="auth.logout",
-                actor=ctx.principal,
                 actor_user_id=token.user_id,
                 target_type="RefreshTokenFamily",
                 target_id=str(token.family_id),
                 details={"revoked_tokens": revoked},
-                request_id=ctx.request_id,
-                ip=ctx.client_ip,
             )
         return LogoutPayload(logged_out=True)
 
@@ -361,15 +351,13 @@ class AccountMutations:
             if old_role is new_role:
                 return UserPayload(user=user)  # type: ignore[arg-type]
             user = await set_role(session, user_id=pk, role=new_role)
-            await audit.record(
+            await audit.record_request(
                 session,
+                ctx,
                 action="user.role_changed",
-                actor=ctx.principal,
                 target_type="User",
                 target_id=pk,
                 details={"old_role": old_role.value, "new_role": new_role.value},
-                request_id=ctx.request_id,
-                ip=ctx.client_ip,
             )
         forget_principal(ctx.request.app.state, pk)
         return UserPayload(user=user)  # type: ignore[arg-type]

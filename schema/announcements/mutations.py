@@ -250,15 +250,13 @@ async def _audit(
     row: models.Announcement,
     details: dict[str, Any] | None = None,
 ) -> None:
-    await audit.record(
+    await audit.record_request(
         session,
+        info.context,
         action=action,
-        actor=info.context.principal,
         target_type="Announcement",
         target_id=row.id,
         details=details,
-        request_id=info.context.request_id,
-        ip=info.context.client_ip,
     )
 
 

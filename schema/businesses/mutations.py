@@ -216,15 +216,13 @@ async def _audit(
     target_id: int,
     details: dict[str, Any] | None = None,
 ) -> None:
-    await audit.record(
+    await audit.record_request(
         session,
+        info.context,
         action=action,
-        actor=info.context.principal,
         target_type=target_type,
         target_id=target_id,
         details=details,
-        request_id=info.context.request_id,
-        ip=info.context.client_ip,
     )
 
 
