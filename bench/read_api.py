@@ -6,9 +6,16 @@ request):
     EXPOSE_SQL_COUNT=true graphql-api serve &
     BENCH_TOKEN=<access token of a member> python bench/read_api.py --concurrency 32 --duration 10
 
+With --dialect postgraphile it sends PostGraphile v4's dialect of the same page queries
+(same rows, same columns, same response shape) to another endpoint on the same database;
+bench/compare.py runs both servers side by side and checks the rows match first.
+
 The client is a minimal keep-alive HTTP/1.1 client on asyncio streams (uvloop when
 installed) so that on a small machine it costs the server as little CPU as possible.
-Each scenario reports req/s, p50/p99 latency, errors and SQL statements per request.
+Each scenario reports req/s, p50/p95/p99 latency, errors, SQL statements per request (our
+server's x-sql-statements header), and CPU per request: of the server process (found by the
+port it listens on, or --server-pid), of PostgreSQL (--db-pid, the postmaster: its backends
+are summed) and of this client. Server RSS is printed after the run. Only loopback URLs.
 """
 
 from __future__ import annotations
@@ -21,17 +28,33 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
+# Our dialect. `announcements_page` is the query that earlier runs (bench/RESULTS.md, before
+# 2026-11-29) called `announcements_with_business`; that name is still accepted.
 SCENARIOS: dict[str, str] = {
-    "announcements_with_business": """
+    "announcements_page": """
 query AnnouncementsPage {
   announcements(first: 20) {
     edges { node { id title organization category closesAt status
                    business { id name region } } }
     pageInfo { hasNextPage endCursor }
+  }
+}""",
+    "businesses_page": """
+query BusinessesPage {
+  businesses(first: 20) {
+    edges { node { id name region
+                   announcements(first: 3) { edges { node { id title } } } } }
+  }
+}""",
+    "flat_list_50": """
+query SecuritiesPage {
+  securities(first: 50) {
+    edges { node { id symbol name market currency lastPrice priceUpdatedAt } }
   }
 }""",
     "business_detail": """
@@ -66,7 +89,47 @@ query PortfolioPage($id: ID!) {
 }""",
 }
 
-DISCOVERY = {
+# PostGraphile v4 (postgraphile@4 --dynamic-json --append-plugins
+# postgraphile-plugin-connection-filter) on the same database: the same rows in the same
+# order and the same columns, aliased so the response has our shape. Our defaults made
+# explicit: announcements newest published first (published_at desc, id desc) without
+# DRAFT rows (anonymous callers never see drafts: the connection-filter plugin's
+# notEqualTo; `condition` only does equality); businesses by name (ours sorts on
+# lower(name), which gives the same order on the seed data: bench/compare.py checks);
+# securities by symbol. `nodeId` is PostGraphile's opaque global ID, the counterpart of
+# our `id`.
+_NOT_DRAFT = '{status: {notEqualTo: "DRAFT"}}'
+POSTGRAPHILE_SCENARIOS: dict[str, str] = {
+    "announcements_page": f"""
+query AnnouncementsPage {{
+  announcements: allAnnouncements(first: 20, orderBy: [PUBLISHED_AT_DESC, ID_DESC],
+                                  filter: {_NOT_DRAFT}) {{
+    edges {{ node {{ id: nodeId title organization category closesAt status
+                   business: businessByBusinessId {{ id: nodeId name region }} }} }}
+    pageInfo {{ hasNextPage endCursor }}
+  }}
+}}""",
+    "businesses_page": f"""
+query BusinessesPage {{
+  businesses: allBusinesses(first: 20, orderBy: [NAME_ASC, ID_ASC]) {{
+    edges {{ node {{ id: nodeId name region
+                   announcements: announcementsByBusinessId(
+                     first: 3, orderBy: [PUBLISHED_AT_DESC, ID_DESC], filter: {_NOT_DRAFT}
+                   ) {{ edges {{ node {{ id: nodeId title }} }} }} }} }}
+  }}
+}}""",
+    "flat_list_50": """
+query SecuritiesPage {
+  securities: allSecurities(first: 50, orderBy: [SYMBOL_ASC]) {
+    edges { node { id: nodeId symbol name market currency lastPrice priceUpdatedAt } }
+  }
+}""",
+}
+
+DIALECTS: dict[str, dict[str, str]] = {"ours": SCENARIOS, "postgraphile": POSTGRAPHILE_SCENARIOS}
+ALIASES = {"announcements_with_business": "announcements_page"}
+
+DISCOVERY: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
     "business_detail": ("{ businesses(first: 1) { edges { node { id } } } }",
                         lambda d: {"id": d["businesses"]["edges"][0]["node"]["id"]}),
     "briefing_of_the_day": ("{ briefings(first: 1) { edges { node { date } } } }",
@@ -75,12 +138,31 @@ DISCOVERY = {
                                 lambda d: {"id": d["me"]["portfolios"][0]["id"]}),
 }  # fmt: skip
 
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
 
 @dataclass
 class Result:
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     statements: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Measurement:
+    """One scenario's figures; CPU figures are None when the process could not be read."""
+
+    name: str
+    requests: int
+    rate: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    errors: int
+    sql_per_request: float | None
+    server_cpu_ms: float | None
+    db_cpu_ms: float | None
+    client_cpu_ms: float
 
 
 class Connection:
@@ -104,12 +186,20 @@ class Connection:
             if ":" in line:
                 key, value = line.split(":", 1)
                 headers[key.strip().lower()] = value.strip()
-        body = await self.reader.readexactly(int(headers.get("content-length", "0")))
+        if "content-length" not in headers:
+            raise OSError("response without Content-Length (chunked bodies are not supported)")
+        body = await self.reader.readexactly(int(headers["content-length"]))
         return status, headers, body
 
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+
+
+def check_loopback(url: str) -> None:
+    host = urlparse(url).hostname or ""
+    if host not in LOOPBACK:
+        raise SystemExit(f"refusing {url}: this benchmark only targets 127.0.0.1")
 
 
 def build_request(url: str, query: str, variables: dict[str, Any], token: str | None) -> bytes:
@@ -126,11 +216,13 @@ def build_request(url: str, query: str, variables: dict[str, Any], token: str | 
     return ("\r\n".join(headers) + "\r\n\r\n").encode() + body
 
 
-async def graphql_once(url: str, query: str, token: str | None) -> dict[str, Any]:
+async def graphql_once(
+    url: str, query: str, token: str | None, variables: dict[str, Any] | None = None
+) -> dict[str, Any]:
     parsed = urlparse(url)
     conn = Connection(parsed.hostname or "127.0.0.1", parsed.port or 80)
     try:
-        _, _, body = await conn.request(build_request(url, query, {}, token))
+        _, _, body = await conn.request(build_request(url, query, variables or {}, token))
     finally:
         conn.close()
     result: dict[str, Any] = json.loads(body)
@@ -138,7 +230,8 @@ async def graphql_once(url: str, query: str, token: str | None) -> dict[str, Any
 
 
 async def run_scenario(url: str, raw: bytes, concurrency: int, duration: float,
-                       warmup: float) -> Result:  # fmt: skip
+                       warmup: float, on_measure_start: Callable[[], None] | None = None,
+                       ) -> Result:  # fmt: skip
     parsed = urlparse(url)
     result = Result()
     start = time.perf_counter()
@@ -151,10 +244,11 @@ async def run_scenario(url: str, raw: bytes, concurrency: int, duration: float,
             while (now := time.perf_counter()) < stop_at:
                 try:
                     status, headers, body = await conn.request(raw)
-                except (OSError, asyncio.IncompleteReadError):
+                except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
                     conn.close()
                     conn = Connection(parsed.hostname or "127.0.0.1", parsed.port or 80)
                     result.errors += 1
+                    await asyncio.sleep(0.01)
                     continue
                 done = time.perf_counter()
                 if now < measure_from:
@@ -167,7 +261,12 @@ async def run_scenario(url: str, raw: bytes, concurrency: int, duration: float,
         finally:
             conn.close()
 
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    async def mark_start() -> None:
+        await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
+        if on_measure_start is not None:
+            on_measure_start()
+
+    await asyncio.gather(mark_start(), *(worker() for _ in range(concurrency)))
     return result
 
 
@@ -176,46 +275,242 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * pct))]
 
 
-async def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--url", default="http://127.0.0.1:8000/graphql")
+# --- server-side CPU and memory (psutil) ------------------------------------------------
+
+
+def listening_pid(url: str) -> int | None:
+    """The process listening on the URL's port on loopback or any address, if readable."""
+    try:
+        import psutil
+    except ImportError:
+        return None
+    port = urlparse(url).port or 80
+    with contextlib.suppress(psutil.Error, OSError):
+        for conn in psutil.net_connections(kind="tcp"):
+            if (
+                conn.status == psutil.CONN_LISTEN
+                and conn.laddr
+                and conn.laddr.port == port
+                and conn.laddr.ip in {"127.0.0.1", "0.0.0.0", "::1", "::"}
+                and conn.pid
+            ):
+                return int(conn.pid)
+    return None
+
+
+class CpuProbe:
+    """User+system CPU seconds of a process (with include_children: plus its children's).
+
+    For PostgreSQL pass the postmaster: every backend is its child. Deltas are taken per
+    PID, so a backend started inside the window counts from zero, and one that exits inside
+    it loses its share (an undercount, noted in bench/RESULTS.md).
+    """
+
+    def __init__(self, pid: int | None, *, include_children: bool = False) -> None:
+        self.pid = pid
+        self.include_children = include_children
+        self.process: Any = None
+        if pid is not None:
+            with contextlib.suppress(ImportError, Exception):
+                import psutil
+
+                self.process = psutil.Process(pid)
+
+    def sample(self) -> dict[int, float] | None:
+        """CPU seconds per PID, or None when the process cannot be read."""
+        if self.process is None:
+            return None
+        import psutil
+
+        try:
+            processes = [self.process]
+            if self.include_children:
+                processes += self.process.children(recursive=True)
+        except psutil.Error:
+            return None
+        times: dict[int, float] = {}
+        for proc in processes:
+            with contextlib.suppress(psutil.Error):
+                cpu = proc.cpu_times()
+                times[proc.pid] = cpu.user + cpu.system
+        return times
+
+    @staticmethod
+    def delta(before: dict[int, float] | None, after: dict[int, float] | None) -> float | None:
+        if before is None or after is None:
+            return None
+        return sum(value - before.get(pid, 0.0) for pid, value in after.items())
+
+    def rss_mb(self) -> float | None:
+        if self.process is None:
+            return None
+        with contextlib.suppress(Exception):
+            return float(self.process.memory_info().rss) / 1e6
+        return None
+
+
+async def discover_variables(url: str, name: str, token: str | None) -> dict[str, Any] | None:
+    if name not in DISCOVERY:
+        return {}
+    query, pick = DISCOVERY[name]
+    try:
+        found = await graphql_once(url, query, token)
+        variables: dict[str, Any] = pick(found["data"])
+    except (KeyError, IndexError, TypeError):
+        return None
+    return variables
+
+
+async def measure(
+    url: str,
+    name: str,
+    query: str,
+    variables: dict[str, Any],
+    *,
+    token: str | None,
+    concurrency: int,
+    duration: float,
+    warmup: float,
+    server: CpuProbe,
+    db: CpuProbe,
+) -> Measurement | None:
+    """Run one scenario; CPU is sampled at the start and end of the measured window only."""
+    raw = build_request(url, query, variables, token)
+    before: dict[str, dict[int, float] | None] = {}
+    client_before = [0.0]
+
+    def start_window() -> None:
+        before["server"] = server.sample()
+        before["db"] = db.sample()
+        client_before[0] = time.process_time()
+
+    result = await run_scenario(url, raw, concurrency, duration, warmup, start_window)
+    after_server, after_db, after_client = server.sample(), db.sample(), time.process_time()
+    if not result.latencies:
+        return None
+    count = len(result.latencies)
+
+    def per_request(seconds: float | None) -> float | None:
+        return None if seconds is None else seconds * 1000 / count
+
+    return Measurement(
+        name=name,
+        requests=count,
+        rate=count / duration,
+        p50_ms=percentile(result.latencies, 0.5) * 1000,
+        p95_ms=percentile(result.latencies, 0.95) * 1000,
+        p99_ms=percentile(result.latencies, 0.99) * 1000,
+        errors=result.errors,
+        sql_per_request=statistics.mean(result.statements) if result.statements else None,
+        server_cpu_ms=per_request(CpuProbe.delta(before.get("server"), after_server)),
+        db_cpu_ms=per_request(CpuProbe.delta(before.get("db"), after_db)),
+        client_cpu_ms=(after_client - client_before[0]) * 1000 / count,
+    )
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+HEADER = (
+    f"{'scenario':24} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6} "
+    f"{'sql/req':>7} {'cpu ms/req':>10} {'db cpu ms':>9} {'client ms':>9}"
+)
+
+
+def format_row(m: Measurement) -> str:
+    return (
+        f"{m.name:24} {m.rate:7.0f} {m.p50_ms:8.2f} {m.p95_ms:8.2f} {m.p99_ms:8.2f} "
+        f"{m.errors:6d} {_fmt(m.sql_per_request, '.1f'):>7} {_fmt(m.server_cpu_ms, '.2f'):>10} "
+        f"{_fmt(m.db_cpu_ms, '.2f'):>9} {m.client_cpu_ms:9.2f}"
+    )
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per scenario")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds first")
-    parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS),
-                        help="run only these (repeatable); default all")  # fmt: skip
+    parser.add_argument(
+        "--db-pid",
+        type=int,
+        default=None,
+        help="PostgreSQL postmaster PID (first line of <data dir>/postmaster.pid): "
+        "also report database CPU per request, summed over its backends",
+    )
+
+
+def resolve_names(requested: list[str] | None, dialect: str) -> list[str]:
+    available = DIALECTS[dialect]
+    names = [ALIASES.get(n, n) for n in requested] if requested else list(available)
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        raise SystemExit(f"not in the {dialect} dialect: {', '.join(unknown)}")
+    return names
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--url", default="http://127.0.0.1:8000/graphql")
+    parser.add_argument(
+        "--dialect",
+        choices=sorted(DIALECTS),
+        default="ours",
+        help="query dialect: ours, or PostGraphile v4's for the same pages",
+    )
+    add_common_arguments(parser)
+    parser.add_argument("--scenario", action="append",
+                        choices=sorted({*SCENARIOS, *POSTGRAPHILE_SCENARIOS, *ALIASES}),
+                        help="run only these (repeatable); default all of the dialect")  # fmt: skip
+    parser.add_argument(
+        "--server-pid",
+        type=int,
+        default=None,
+        help="PID of the server process; default the process listening on the URL's port",
+    )
     parser.add_argument(
         "--token",
         default=os.environ.get("BENCH_TOKEN"),
         help="Bearer token (portfolio scenario); default $BENCH_TOKEN. Never printed.",
     )
+    parser.add_argument(
+        "--print-body",
+        metavar="SCENARIO",
+        help="print that scenario's JSON request body (for hey -D) and exit",
+    )
     args = parser.parse_args()
+    if args.print_body:
+        name = resolve_names([args.print_body], args.dialect)[0]
+        print(json.dumps({"query": DIALECTS[args.dialect][name], "variables": {}}))
+        return 0
+    check_loopback(args.url)
 
-    names = args.scenario or list(SCENARIOS)
+    names = resolve_names(args.scenario, args.dialect)
+    server_pid = args.server_pid or listening_pid(args.url)
+    server = CpuProbe(server_pid)
+    db = CpuProbe(args.db_pid, include_children=True)
     shown = ["<token>" if arg == args.token else arg for arg in sys.argv]
     print(f"# {' '.join(shown)}")
-    print(f"{'scenario':32} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'sql/req':>8}")
+    print(f"# server pid {server_pid or 'not found (no CPU figures)'}")
+    print(HEADER)
     for name in names:
-        variables: dict[str, Any] = {}
-        if name in DISCOVERY:
-            query, pick = DISCOVERY[name]
-            try:
-                found = await graphql_once(args.url, query, args.token)
-                variables = pick(found["data"])
-            except (KeyError, IndexError, TypeError):
-                print(f"{name:32} skipped: no data to address it (needs auth or seed data)")
-                continue
-        raw = build_request(args.url, SCENARIOS[name], variables, args.token)
-        result = await run_scenario(args.url, raw, args.concurrency, args.duration, args.warmup)
-        if not result.latencies:
-            print(f"{name:32} no successful requests")
+        variables = await discover_variables(args.url, name, args.token)
+        if variables is None:
+            print(f"{name:24} skipped: no data to address it (needs auth or seed data)")
             continue
-        rate = len(result.latencies) / args.duration
-        sql = f"{statistics.mean(result.statements):.1f}" if result.statements else "n/a"
-        print(
-            f"{name:32} {rate:9.0f} {percentile(result.latencies, 0.5) * 1000:8.2f} "
-            f"{percentile(result.latencies, 0.99) * 1000:8.2f} {result.errors:7d} {sql:>8}"
+        m = await measure(
+            args.url,
+            name,
+            DIALECTS[args.dialect][name],
+            variables,
+            token=args.token,
+            concurrency=args.concurrency,
+            duration=args.duration,
+            warmup=args.warmup,
+            server=server,
+            db=db,
         )
+        print(format_row(m) if m else f"{name:24} no successful requests", flush=True)
+    print(f"# server RSS after the run: {_fmt(server.rss_mb(), '.1f')} MB")
     return 0
 
 
