@@ -19,6 +19,7 @@ from graphql_api.db.engine import Database
 from graphql_api.events import redis_publisher
 from graphql_api.graphql_view import GraphQLView
 from graphql_api.shutdown import install_drain_on_exit_signals
+from graphql_api.strawberry_engine import EngineSchema
 from graphql_api.websocket import (
     CONNECTION_INIT_TIMEOUT,
     KEEP_ALIVE_SECONDS,
@@ -70,7 +71,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await app.state.redis.aclose()
 
     view = GraphQLView(
-        build_schema(max_depth=settings.max_query_depth),
+        build_schema(max_depth=settings.max_query_depth, schema_class=EngineSchema),
         validation_rules=depth_rules(settings.max_query_depth),
         graphql_ide="graphiql" if settings.graphiql else None,
         keep_alive=True,

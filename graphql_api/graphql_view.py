@@ -14,12 +14,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from inspect import isawaitable
 from typing import Any
 
 import orjson
 from cross_web import HTTPException
-from graphql import ExecutionResult, GraphQLError, OperationType, execute
+from graphql import ExecutionResult, OperationType
 from graphql.validation import ASTValidationRule
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,16 +26,15 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.execution.is_awaitable import optimized_is_awaitable
-from strawberry.schema._graphql_core import execution_context_class_kwargs
 from strawberry.schema.base import BaseSchema
 from strawberry.types.unset import UNSET, UnsetType
 
 from graphql_api.auth.principal import ANONYMOUS, Principal
 from graphql_api.context import Context
 from graphql_api.db.engine import statement_counter
-from graphql_api.documents import DocumentCache
+from graphql_api.engine.operations import RequestError
 from graphql_api.errors import ErrorCode, Unauthenticated, classify
+from graphql_api.strawberry_engine import EngineSchema
 from graphql_api.websocket import TransportWSHandler
 from loaders.lazy import create_lazy_loaders
 
@@ -80,7 +78,8 @@ class GraphQLView(GraphQL[Context, None]):
         **kwargs: Any,
     ) -> None:
         super().__init__(schema, **kwargs)
-        self.documents = DocumentCache(schema._schema, validation_rules)  # type: ignore[attr-defined]
+        assert isinstance(schema, EngineSchema)
+        self.operations = schema.attach(validation_rules)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -128,27 +127,19 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def _lean(self, request: Request) -> Response:
         payload = await self._payload(request)
-        query = payload.get("query")
         variables = payload.get("variables") or None
         operation_name = payload.get("operationName") or None
-        if not isinstance(query, str) or not query.strip():
-            raise BadRequest("No GraphQL query found in the request.")
         if variables is not None and not isinstance(variables, dict):
             raise BadRequest("`variables` must be an object.")
         if operation_name is not None and not isinstance(operation_name, str):
             raise BadRequest("`operationName` must be a string.")
-
-        prepared = self.documents.get(query)
-        if prepared.document is None:
-            return self._respond(ExecutionResult(None, prepared.errors))
-        operation = prepared.operation_type(operation_name)
-        if operation is None:
-            missing = GraphQLError(
-                f"Unknown operation named '{operation_name}'."
-                if operation_name
-                else "Must provide operation name if query contains multiple operations."
-            )
-            return self._respond(ExecutionResult(None, [missing]))
+        try:
+            prepared = self.operations.prepare(payload.get("query"), operation_name)
+        except RequestError as exc:
+            if not isinstance(payload.get("query"), str) or not payload["query"].strip():
+                raise BadRequest(exc.errors[0].message) from None
+            return self._respond(ExecutionResult(None, exc.errors))
+        operation = prepared.operation_type
         if operation is OperationType.SUBSCRIPTION:
             raise BadRequest("Subscriptions are served over WebSocket on this path.")
         if operation is OperationType.MUTATION and request.method == "GET":
@@ -156,18 +147,13 @@ class GraphQLView(GraphQL[Context, None]):
 
         response = Response(media_type=_JSON)
         context = await self.get_context(request, response)
-        result = execute(
-            self.schema._schema,  # type: ignore[attr-defined]
-            prepared.document,
-            context_value=context,
-            variable_values=variables,
-            operation_name=operation_name,
-            # graphql-core's executor keyword changed across versions; Strawberry knows which.
-            **execution_context_class_kwargs(self.schema.execution_context_class),  # type: ignore[attr-defined]
-            is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
+        extensions = payload.get("extensions")
+        result = await self.operations.execute(
+            prepared,
+            context=context,
+            variables=variables,
+            extensions=extensions if isinstance(extensions, dict) else None,
         )
-        if isawaitable(result):
-            result = await result
         return self._respond(result, response)
 
     async def _payload(self, request: Request) -> dict[str, Any]:

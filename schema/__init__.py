@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from graphql.validation import ASTValidationRule
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
@@ -91,27 +82,18 @@ def depth_rules(max_depth: int) -> list[type[ASTValidationRule]]:
     return list(QueryDepthLimiter(max_depth=max_depth).validation_rules)
 
 
-def _add_rules(rules: list[type[ASTValidationRule]]) -> Callable[[], SchemaExtension]:
-    return lambda: AddValidationRules(rules)
-
-
-def build_schema(*, max_depth: int = MAX_DEPTH) -> ApiSchema:
-    """The schema; the extensions below serve Strawberry's own paths (WebSocket, GraphiQL),
-    while HTTP queries use graphql_api.documents with the same rules."""
-    built = ApiSchema(
+def build_schema(
+    *, max_depth: int = MAX_DEPTH, schema_class: type[ApiSchema] = ApiSchema
+) -> ApiSchema:
+    """The schema. It carries no Strawberry extensions: every operation runs on the server's
+    one execution path (graphql_api/engine), which applies `depth_rules(max_depth)` and the
+    size limits when it parses and validates."""
+    built = schema_class(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=[BusinessType],
         config=StrawberryConfig(auto_camel_case=True),
-        extensions=[
-            # Factories: a fresh extension per request; the parse/validate LRU caches are
-            # module-level in Strawberry, so they are still shared across requests.
-            lambda: ParserCache(maxsize=1024),
-            lambda: ValidationCache(maxsize=1024),
-            _add_rules(depth_rules(max_depth)),
-            lambda: MaxTokensLimiter(max_token_count=5000),
-        ],
     )
     streamline(built)
     return built

@@ -1,36 +1,14 @@
-"""The schema class: every result's errors get a stable code and are masked (R13)."""
+"""The schema class."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
-from graphql import GraphQLError
-from strawberry.types import ExecutionContext
-
-from graphql_api.errors import classify
 
 
 class ApiSchema(strawberry.Schema):
-    """strawberry.Schema whose results carry coded, masked errors.
+    """strawberry.Schema for this API.
 
-    Every result, including parse and validation failures that never reach the extension
-    hooks, passes through `_handle_execution_result`, so the classification lives there.
+    Errors are coded and masked (R13) on the server's one execution path
+    (graphql_api/engine/operations.py and its transports), not here: the server runs every
+    operation through `graphql_api.strawberry_engine.EngineSchema`, a subclass of this one.
     """
-
-    async def _handle_execution_result(
-        self, context: ExecutionContext, result: Any, extensions_runner: Any, **kwargs: Any
-    ) -> Any:
-        handled = await super()._handle_execution_result(
-            context, result, extensions_runner, **kwargs
-        )
-        errors = getattr(handled, "errors", None)
-        if errors:
-            handled.errors = [classify(error) for error in errors]
-        return handled
-
-    def process_errors(
-        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
-    ) -> None:
-        # Client mistakes are not server errors; `classify` logs the unexpected ones.
-        return None

@@ -24,6 +24,8 @@ import strawberry
 from graphql import GraphQLField, GraphQLObjectType, GraphQLResolveInfo
 from strawberry.types.field import StrawberryField
 
+from graphql_api.engine.plan import ENGINE_ATTRIBUTE, ENGINE_DIRECT
+
 _BACKREF = "strawberry-definition"
 
 Resolver = Callable[..., Any]
@@ -35,6 +37,8 @@ def _attribute(python_name: str) -> Resolver:
     def resolve(source: Any, info: GraphQLResolveInfo[Any]) -> Any:
         return get(source)
 
+    # The compiled engine reads the attribute itself, without building an info.
+    setattr(resolve, ENGINE_ATTRIBUTE, python_name)
     return resolve
 
 
@@ -59,8 +63,13 @@ def _direct_call(resolver: Any, func: Callable[..., Any]) -> Resolver | None:
     if set(params) != names or parent is None or params[0] != parent.name:
         return None
     if info is None:
-        return lambda source, _info: func(source)
-    return lambda source, gql_info: func(source, gql_info)
+        resolve: Resolver = lambda source, _info: func(source)  # noqa: E731
+    else:
+        resolve = lambda source, gql_info: func(source, gql_info)  # noqa: E731
+    # Such resolvers read only `info.context` (see the module docstring), so the compiled
+    # engine calls `func` itself and gives every row of a request the same info object.
+    setattr(resolve, ENGINE_DIRECT, (func, info is not None, resolver.is_async))
+    return resolve
 
 
 def streamline(schema: strawberry.Schema) -> int:

@@ -1,0 +1,536 @@
+"""Running a compiled plan: one synchronous pass per wave, awaitables gathered per wave.
+
+The synchronous pass walks the plan and builds the response dicts directly. A resolver
+that returns an awaitable (a DataLoader future, a coroutine) leaves a placeholder in its
+slot and is queued; when the pass is done, every queued awaitable of that wave is awaited
+together (so DataLoaders batch across the whole wave, as they do under graphql-core), and
+each result is completed into its slot, which may queue the next wave.
+
+Errors follow graphql-core: a field error is located at the field's path; a nullable
+position becomes null and records the error; a non-null one passes the error to its
+parent. In the synchronous pass that is an exception unwinding to the nearest nullable
+field; after an await it is `Execution.fail`, which walks the static positions upward.
+Errors under a position already nulled are dropped (graphql-core's `CollectedErrors`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from inspect import CO_ITERABLE_COROUTINE
+from types import CoroutineType, GeneratorType
+from typing import Any
+
+from graphql import (
+    GraphQLAbstractType,
+    GraphQLError,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    is_object_type,
+    located_error,
+)
+from graphql.execution.values import VariableValues, get_argument_values
+from graphql.pyutils import Path, inspect, is_iterable
+from graphql.type.definition import GraphQLResolveInfoHelpers
+
+from graphql_api.engine.plan import (
+    Completer,
+    FieldPlan,
+    ObjectPlan,
+    Position,
+    invalid_return_type_error,
+)
+
+_AWAITABLE: dict[type, bool] = {CoroutineType: True, asyncio.Future: True, asyncio.Task: True}
+
+
+def is_awaitable(value: Any) -> bool:
+    cls = value.__class__
+    known = _AWAITABLE.get(cls)
+    if known is None:
+        if cls is GeneratorType:
+            return bool(value.gi_code.co_flags & CO_ITERABLE_COROUTINE)
+        known = _AWAITABLE[cls] = isinstance(value, Awaitable)
+    return known
+
+
+class Deferred:
+    """An awaitable whose completed value belongs in `container[key]`."""
+
+    __slots__ = ("awaitable", "complete", "container", "key", "path", "position")
+
+    def __init__(
+        self,
+        awaitable: Awaitable[Any],
+        complete: Completer,
+        container: Any,
+        key: str | int,
+        path: Path,
+        position: Position,
+    ) -> None:
+        self.awaitable = awaitable
+        self.complete = complete
+        self.container = container
+        self.key = key
+        self.path = path
+        self.position = position
+
+
+class Execution:
+    """The state of one execution of a plan (one request, or one subscription event)."""
+
+    __slots__ = (
+        "args",
+        "context",
+        "data",
+        "error_positions",
+        "errors",
+        "extensions",
+        "fragments",
+        "helpers",
+        "infos",
+        "make_info",
+        "operation",
+        "pending",
+        "root_value",
+        "schema",
+        "variables",
+    )
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        operation: OperationDefinitionNode,
+        fragments: dict[str, Any],
+        variables: VariableValues,
+        context: Any,
+        root_value: Any,
+        make_info: InfoFactory,
+        extensions: dict[str, Any] | None = None,
+    ) -> None:
+        self.schema = schema
+        self.make_info = make_info
+        self.extensions = extensions
+        self.operation = operation
+        self.fragments = fragments
+        self.variables = variables
+        self.context = context
+        self.root_value = root_value
+        self.errors: list[GraphQLError] = []
+        self.error_positions: set[tuple[str | int, ...]] = set()
+        self.pending: list[Deferred] = []
+        self.args: dict[FieldPlan, dict[str, Any]] = {}
+        self.infos: dict[FieldPlan, GraphQLResolveInfo[Any]] = {}
+        self.data: dict[str, Any] | None = None
+        self.helpers = _HELPERS
+
+    # --- resolver inputs -----------------------------------------------------------------
+
+    def info(self, field: FieldPlan, path: Path) -> GraphQLResolveInfo[Any]:
+        info: GraphQLResolveInfo[Any] = self.make_info(field, path, self)
+        return info
+
+    def shared_info(self, field: FieldPlan, path: Path) -> GraphQLResolveInfo[Any]:
+        """One info per field and request, for resolvers that read only the context."""
+        info = self.infos.get(field)
+        if info is None:
+            info = self.infos[field] = self.info(field, path)
+        return info
+
+    def arguments(self, field: FieldPlan) -> dict[str, Any]:
+        if field.args is not None:
+            return field.args
+        args = self.args.get(field)
+        if args is None:
+            assert field.definition is not None
+            args = self.args[field] = get_argument_values(
+                field.definition, field.nodes[0], self.variables
+            )
+        return args
+
+    # --- errors --------------------------------------------------------------------------
+
+    def add_error(self, error: GraphQLError, path: Path | None) -> None:
+        keys = tuple(path.as_list()) if path is not None else ()
+        positions = self.error_positions
+        if positions:
+            for end in range(len(keys) + 1):
+                if keys[:end] in positions:
+                    return
+        positions.add(keys)
+        self.errors.append(error)
+
+    def nulled(self, path: Path) -> bool:
+        positions = self.error_positions
+        if not positions:
+            return False
+        keys = tuple(path.as_list())
+        return any(keys[:end] in positions for end in range(len(keys) + 1))
+
+    def fail(self, raw: Exception, position: Position, path: Path) -> None:
+        """An error after an await: null the nearest nullable position at or above it."""
+        error = located_error(raw, position.nodes, path.as_list())
+        where: Position | None = position
+        at: Path | None = path
+        while where is not None and not where.nullable:
+            where = where.parent
+            at = at.prev if at is not None else None
+        if where is None or at is None:
+            # Reached the root: the whole `data` becomes null.
+            self.data = None
+            self.add_error(error, None)
+            return
+        if self.nulled(at):
+            return
+        container: Any = self.data
+        keys = at.as_list()
+        for key in keys[:-1]:
+            container = container[key]
+            if container is None:
+                return
+        container[keys[-1]] = None
+        self.add_error(error, at)
+
+    # --- waves ---------------------------------------------------------------------------
+
+    async def settle(self) -> None:
+        while self.pending:
+            wave, self.pending = self.pending, []
+            results = await asyncio.gather(
+                *(entry.awaitable for entry in wave), return_exceptions=True
+            )
+            for entry, value in zip(wave, results, strict=True):
+                if self.data is None:
+                    return
+                if isinstance(value, BaseException):
+                    if not isinstance(value, Exception):
+                        raise value
+                    self.fail(value, entry.position, entry.path)
+                    continue
+                if self.error_positions and self.nulled(entry.path):
+                    continue
+                try:
+                    entry.container[entry.key] = entry.complete(value, entry.path, self)
+                except Exception as raw:
+                    self.fail(raw, entry.position, entry.path)
+
+
+async def _gather(values: Any) -> list[Any]:
+    return list(await asyncio.gather(*values))
+
+
+def _track(values: Any) -> None:
+    return None
+
+
+_HELPERS = GraphQLResolveInfoHelpers(gather=_gather, track=_track)
+
+# make_info(field, path, execution) -> the info object resolvers receive
+InfoFactory = Callable[[FieldPlan, Path, "Execution"], Any]
+
+
+def default_info(field: FieldPlan, path: Path, execution: Execution) -> GraphQLResolveInfo[Any]:
+    """graphql-core's own GraphQLResolveInfo[Any]."""
+    return GraphQLResolveInfo(
+        field.name,
+        field.nodes,
+        field.return_type,
+        field.parent_type,
+        path,
+        execution.schema,
+        execution.fragments,
+        execution.root_value,
+        execution.operation,
+        execution.variables,
+        execution.context,
+        is_awaitable,  # type: ignore[arg-type]  # a plain bool predicate, as graphql-core's
+        None,
+        execution.helpers,
+    )
+
+
+# --- runners ----------------------------------------------------------------------------
+
+
+def field_error(
+    raw: Exception, field: FieldPlan, path: Path | None, out: dict[str, Any], execution: Execution
+) -> None:
+    """A synchronous error in `field`: null it if it may be null, else pass it up."""
+    field_path = Path(path, field.key, field.typename)
+    error = located_error(raw, field.nodes, field_path.as_list())
+    if not field.nullable:
+        raise error
+    out[field.key] = None
+    execution.add_error(error, field_path)
+
+
+def run_field(field: FieldPlan, source: Any, path: Path | None, out: dict[str, Any],
+              execution: Execution) -> Any:  # fmt: skip
+    """Resolve and complete one field (the general, careful way)."""
+    getter = field.getter
+    if getter is not None:
+        value = getter(source)
+        if field.leaf:
+            serialize = field.serialize
+            assert serialize is not None
+            if value is None:
+                if not field.nullable:
+                    raise TypeError(
+                        f"Cannot return null for non-nullable field {field.typename}.{field.name}."
+                    )
+                return None
+            return serialize(value)
+        field_path = Path(path, field.key, field.typename)
+        return field.complete(value, field_path, execution)
+    field_path = Path(path, field.key, field.typename)
+    direct = field.direct
+    if direct is not None:
+        if field.direct_info:
+            value = direct(source, execution.shared_info(field, field_path))
+        else:
+            value = direct(source)
+    else:
+        resolve = field.resolve
+        assert resolve is not None
+        value = resolve(source, execution.info(field, field_path), **execution.arguments(field))
+    if is_awaitable(value):
+        execution.pending.append(Deferred(value, field.complete, out, field.key, field_path, field))
+        return None
+    return field.complete(value, field_path, execution)
+
+
+def build_object_runner(plan: ObjectPlan) -> None:
+    """plan.run(source, path, execution) -> the response dict of one object.
+
+    The runner is generated code: every leaf read straight from an attribute (or from a
+    synchronous context-only resolver) is one inline statement with its wire-type check, so
+    the common row costs a few bytecodes per field. Any exception in that part falls back
+    to `careful`, which resolves field by field with graphql-core's error handling; the
+    fast part has no side effects, so running it again is safe. Fields with resolvers,
+    arguments or sub-selections always take `run_field`, in response order.
+    """
+    fields = plan.fields
+
+    def careful(source: Any, path: Path | None, execution: Execution) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for field in fields:
+            try:
+                out[field.key] = run_field(field, source, path, out, execution)
+            except Exception as raw:
+                field_error(raw, field, path, out, execution)
+        return out
+
+    namespace: dict[str, Any] = {
+        "careful": careful,
+        "run_field": run_field,
+        "field_error": field_error,
+        "Path": Path,
+        "MIN_INT": -(2**31),
+        "MAX_INT": 2**31 - 1,
+    }
+    fast: list[str] = []
+    slow: list[str] = []
+    items: list[str] = []
+    for index, field in enumerate(fields):
+        namespace[f"F{index}"] = field
+        value = f"v{index}"
+        inline = _inline_leaf(field, index, value, namespace)
+        if inline is None:
+            items.append(f"{field.key!r}: None")
+            slow.append(
+                f"    try:\n"
+                f"        out[{field.key!r}] = run_field(F{index}, source, path, out, execution)\n"
+                f"    except Exception as raw:\n"
+                f"        field_error(raw, F{index}, path, out, execution)"
+            )
+        else:
+            items.append(f"{field.key!r}: {value}")
+            fast.extend(inline)
+    lines = ["def run(source, path, execution):"]
+    if any(field.direct_info for field in fields):
+        lines.append("    infos = execution.infos")
+    if fast:
+        lines.append("    try:")
+        lines.extend("        " + line for line in fast)
+        lines.append("    except Exception:")
+        lines.append("        return careful(source, path, execution)")
+    lines.append("    out = {" + ", ".join(items) + "}")
+    lines.extend(slow)
+    lines.append("    return out")
+    exec("\n".join(lines), namespace)  # noqa: S102 (code built from the plan, no input)
+    plan.run = namespace["run"]
+
+
+_WIRE_CLASS = {"String": "str", "ID": "str", "Boolean": "bool", "Float": "float"}
+
+
+def _inline_leaf(
+    field: FieldPlan, index: int, value: str, namespace: dict[str, Any]
+) -> list[str] | None:
+    """Statements computing a leaf field into `value`, or None if it needs `run_field`."""
+    if not field.leaf or field.definition is None:
+        if field.definition is None:  # __typename: a constant
+            namespace[f"T{index}"] = field.typename
+            return [f"{value} = T{index}"]
+        return None
+    if field.attribute is not None and field.attribute.isidentifier():
+        read = f"{value} = source.{field.attribute}"
+    elif field.direct is not None and not field.direct_async:
+        namespace[f"R{index}"] = field.direct
+        if field.direct_info:
+            read = (
+                f"{value} = R{index}(source, infos.get(F{index}) or "
+                f"execution.shared_info(F{index}, Path(path, {field.key!r}, {field.typename!r})))"
+            )
+        else:
+            read = f"{value} = R{index}(source)"
+    else:
+        return None
+    serialize = field.serialize
+    assert serialize is not None
+    namespace[f"S{index}"] = serialize
+    null = f"{value} is None"
+    if field.nullable:
+        convert = f"{value} = None if {null} else S{index}({value})"
+    else:
+        # A null here is an error; `careful` reports it with graphql-core's message.
+        convert = f"{value} = S{index}({value}) if {value} is not None else _null()"
+        namespace["_null"] = _null
+    named = getattr(field.return_type, "of_type", field.return_type)
+    wire = _WIRE_CLASS.get(getattr(named, "name", ""))
+    if wire is not None and named.__class__.__name__ == "GraphQLScalarType":
+        return [read, f"if {value}.__class__ is not {wire}:", "    " + convert]
+    if getattr(named, "name", "") == "Int" and named.__class__.__name__ == "GraphQLScalarType":
+        return [
+            read,
+            f"if {value}.__class__ is not int or not MIN_INT <= {value} <= MAX_INT:",
+            "    " + convert,
+        ]
+    return [read, convert]
+
+
+def _null() -> Any:
+    raise TypeError("null in a non-null field")
+
+
+def object_completer(field: FieldPlan, plan: ObjectPlan) -> Completer:
+    is_type_of = plan.is_type_of
+
+    def complete(value: Any, path: Path, execution: Execution) -> Any:
+        if value is None:
+            return None
+        if is_type_of is not None:
+            ok = is_type_of(value, execution.shared_info(field, path))
+            if not ok:
+                raise invalid_return_type_error(plan.type, value, field.nodes)
+        run = plan.run
+        assert run is not None
+        return run(value, path, execution)
+
+    return complete
+
+
+def abstract_completer(
+    field: FieldPlan,
+    abstract_type: GraphQLAbstractType,
+    plan_for: Callable[[GraphQLObjectType], ObjectPlan],
+    schema: GraphQLSchema,
+) -> Completer:
+    from graphql.execution.executor import default_type_resolver
+
+    resolve_type = abstract_type.resolve_type or default_type_resolver
+
+    def complete(value: Any, path: Path, execution: Execution) -> Any:
+        if value is None:
+            return None
+        info = execution.info(field, path)
+        runtime = resolve_type(value, info, abstract_type)
+        if is_awaitable(runtime):
+            raise GraphQLError("Asynchronous type resolution is not supported.", field.nodes)
+        object_type = _runtime_type(runtime, abstract_type, field, value, schema)
+        plan = plan_for(object_type)
+        if plan.is_type_of is not None and not plan.is_type_of(value, info):
+            raise invalid_return_type_error(object_type, value, field.nodes)
+        run = plan.run
+        assert run is not None
+        return run(value, path, execution)
+
+    return complete
+
+
+def _runtime_type(
+    name: Any,
+    return_type: GraphQLAbstractType,
+    field: FieldPlan,
+    result: Any,
+    schema: GraphQLSchema,
+) -> GraphQLObjectType:
+    """graphql-core's `ensure_valid_runtime_type`, with its messages."""
+    where = f"for field '{field.typename}.{field.name}'"
+    if name is None:
+        raise GraphQLError(
+            f"Abstract type '{return_type}' must resolve to an Object type at runtime"
+            f" {where}. Either the '{return_type}' type should provide"
+            " a 'resolve_type' function or each possible type should provide"
+            " an 'is_type_of' function.",
+            field.nodes,
+        )
+    if not isinstance(name, str):
+        raise GraphQLError(
+            f"Abstract type '{return_type}' must resolve to an Object type at runtime"
+            f" {where} with value {inspect(result)}, received '{inspect(name)}',"
+            " which is not a valid Object type name.",
+            field.nodes,
+        )
+    runtime_type = schema.get_type(name)
+    if runtime_type is None:
+        raise GraphQLError(
+            f"Abstract type '{return_type}' was resolved to a type"
+            f" '{name}' that does not exist inside the schema.",
+            field.nodes,
+        )
+    if not is_object_type(runtime_type):
+        raise GraphQLError(
+            f"Abstract type '{return_type}' was resolved to a non-object type '{name}'.",
+            field.nodes,
+        )
+    if not schema.is_sub_type(return_type, runtime_type):
+        raise GraphQLError(
+            f"Runtime Object type '{runtime_type}' is not a possible type for '{return_type}'.",
+            field.nodes,
+        )
+    return runtime_type
+
+
+def list_completer(field: FieldPlan, item_position: Position, item: Completer) -> Completer:
+    message = f"Expected Iterable, but did not find one for field '{field.typename}.{field.name}'."
+    item_nullable = item_position.nullable
+
+    def complete(value: Any, path: Path, execution: Execution) -> Any:
+        if value is None:
+            return None
+        if value.__class__ is not list and not is_iterable(value):
+            raise GraphQLError(message)
+        out: list[Any] = []
+        append = out.append
+        for index, element in enumerate(value):
+            item_path = Path(path, index, None)
+            try:
+                if is_awaitable(element):
+                    append(None)
+                    execution.pending.append(
+                        Deferred(element, item, out, index, item_path, item_position)
+                    )
+                    continue
+                append(item(element, item_path, execution))
+            except Exception as raw:
+                error = located_error(raw, field.nodes, item_path.as_list())
+                if not item_nullable:
+                    raise error from None
+                append(None)
+                execution.add_error(error, item_path)
+        return out
+
+    return complete
