@@ -5,12 +5,16 @@ from __future__ import annotations
 from aiodataloader import DataLoader
 
 from graphql_api.db.engine import Database
-from graphql_api.db.models import Announcement
-from graphql_api.db.queries.announcements import announcements_by_ids, application_counts
+from graphql_api.db.queries.announcements import (
+    AnyAnnouncement,
+    announcements_by_ids,
+    application_counts,
+)
 from loaders.base import ByIdLoader
 
 
-class AnnouncementByIdLoader(ByIdLoader[Announcement]):
+# Writes and the subscription prime it with ORM instances; reads fill it with rows.
+class AnnouncementByIdLoader(ByIdLoader[AnyAnnouncement]):
     fetch = staticmethod(announcements_by_ids)
 
 
@@ -22,6 +26,5 @@ class ApplicationCountByAnnouncementIdLoader(DataLoader[int, int]):
         self.db = db
 
     async def batch_load_fn(self, keys: list[int]) -> list[int]:
-        async with self.db.read() as session:
-            counts = await application_counts(session, ids=keys)
+        counts = await application_counts(self.db, ids=keys)
         return [counts.get(key, 0) for key in keys]

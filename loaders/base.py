@@ -1,12 +1,12 @@
-"""Shared plumbing for DataLoaders: each batch runs in its own short-lived session."""
+"""Shared plumbing for DataLoaders: one statement per batch, never a shared session."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
 from aiodataloader import DataLoader
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_api.db.engine import Database
 
@@ -28,8 +28,11 @@ def grouped(rows: Iterable[V], keys: Sequence[K], key: Callable[[V], K]) -> list
     return [groups[k] for k in keys]
 
 
+_ID = attrgetter("id")
+
+
 class ByIdLoader(DataLoader[int, V | None], Generic[V]):
-    """Loads rows by primary key with one query per batch."""
+    """Loads rows by primary key with one query per batch: `fetch(db, ids=keys)`."""
 
     fetch: Callable[..., Awaitable[Sequence[V]]]
 
@@ -38,9 +41,5 @@ class ByIdLoader(DataLoader[int, V | None], Generic[V]):
         self.db = db
 
     async def batch_load_fn(self, keys: list[int]) -> list[V | None]:
-        async with self.db.read() as session:
-            rows = await self.run(session, keys)
-        return ordered(rows, keys, key=lambda row: row.id)  # type: ignore[attr-defined]
-
-    async def run(self, session: AsyncSession, keys: list[int]) -> Sequence[V]:
-        return await type(self).fetch(session, ids=keys)
+        rows = await type(self).fetch(self.db, ids=keys)
+        return ordered(rows, keys, key=_ID)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 from aiodataloader import DataLoader
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_api.db.engine import Database
-from graphql_api.db.models import Announcement, Business
+from graphql_api.db.queries.announcements import AnnouncementRow
 from graphql_api.db.queries.businesses import (
-    businesses_by_ids,
+    AnyBusiness,
+    BusinessRow,
+    MatchedAnnouncementRow,
+    business_rows_by_ids,
     businesses_by_owner_ids,
     matching_announcements,
     posted_announcement_counts,
@@ -22,31 +25,32 @@ from loaders.base import ByIdLoader, grouped
 from loaders.pages import GroupedLoader, PageKey, ParentOnlyKey, TopKey
 
 
-class BusinessByIdLoader(ByIdLoader[Business]):
-    fetch = staticmethod(businesses_by_ids)
+# Writes prime it with ORM instances; reads fill it with rows.
+class BusinessByIdLoader(ByIdLoader[AnyBusiness]):
+    fetch = staticmethod(business_rows_by_ids)
 
 
-class BusinessesByOwnerIdLoader(DataLoader[int, list[Business]]):
+_OWNER_ID = attrgetter("owner_id")
+
+
+class BusinessesByOwnerIdLoader(DataLoader[int, list[BusinessRow]]):
     """Every business a user owns (`User.businesses`), by name."""
 
     def __init__(self, db: Database, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.db = db
 
-    async def batch_load_fn(self, keys: Sequence[int]) -> list[list[Business]]:
-        async with self.db.read() as session:
-            rows = await businesses_by_owner_ids(session, owner_ids=keys)
-        return grouped(rows, keys, key=lambda row: row.owner_id)  # type: ignore[arg-type,return-value]
+    async def batch_load_fn(self, keys: Sequence[int]) -> list[list[BusinessRow]]:
+        rows = await businesses_by_owner_ids(self.db, owner_ids=keys)
+        return grouped(rows, keys, key=_OWNER_ID)
 
 
-class AnnouncementsByBusinessIdLoader(GroupedLoader[PageKey, Page[Announcement]]):
+class AnnouncementsByBusinessIdLoader(GroupedLoader[PageKey, Page[AnnouncementRow]]):
     """A page of the announcements a business posted (`Business.announcements`)."""
 
-    async def fetch(
-        self, session: AsyncSession, parent_ids: list[int], args: PageKey
-    ) -> dict[int, Page[Announcement]]:
+    async def fetch(self, parent_ids: list[int], args: PageKey) -> dict[int, Page[AnnouncementRow]]:
         return await posted_announcement_pages(
-            session,
+            self.db,
             business_ids=parent_ids,
             first=args.first,
             after=args.after,
@@ -57,21 +61,19 @@ class AnnouncementsByBusinessIdLoader(GroupedLoader[PageKey, Page[Announcement]]
 class AnnouncementCountByBusinessIdLoader(GroupedLoader[ParentOnlyKey, int]):
     """How many announcements a business posted (`totalCount` of `Business.announcements`)."""
 
-    async def fetch(
-        self, session: AsyncSession, parent_ids: list[int], args: ParentOnlyKey
-    ) -> dict[int, int]:
+    async def fetch(self, parent_ids: list[int], args: ParentOnlyKey) -> dict[int, int]:
         counts = await posted_announcement_counts(
-            session, business_ids=parent_ids, include_drafts=args.include_drafts
+            self.db, business_ids=parent_ids, include_drafts=args.include_drafts
         )
         return {pid: counts.get(pid, 0) for pid in parent_ids}
 
 
-class MatchingAnnouncementsByBusinessIdLoader(GroupedLoader[TopKey, list[Announcement]]):
+class MatchingAnnouncementsByBusinessIdLoader(GroupedLoader[TopKey, list[MatchedAnnouncementRow]]):
     """The open calls a business is eligible for, best first (`matchingAnnouncements`)."""
 
     async def fetch(
-        self, session: AsyncSession, parent_ids: list[int], args: TopKey
-    ) -> dict[int, list[Announcement]]:
+        self, parent_ids: list[int], args: TopKey
+    ) -> dict[int, list[MatchedAnnouncementRow]]:
         return await matching_announcements(
-            session, business_ids=parent_ids, first=args.first, now=args.now
+            self.db, business_ids=parent_ids, first=args.first, now=args.now
         )

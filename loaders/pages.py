@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from aiodataloader import DataLoader
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_api.db.engine import Database
 
@@ -59,13 +58,14 @@ class ParentOnlyKey:
 
 
 class GroupedLoader(DataLoader[K, R], Generic[K, R]):
-    """Groups keys by their arguments and runs one `fetch` per group in its own session."""
+    """Groups keys by their arguments and runs one `fetch` per group."""
 
     def __init__(self, db: Database, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.db = db
 
-    async def fetch(self, session: AsyncSession, parent_ids: list[int], args: K) -> dict[int, R]:
+    async def fetch(self, parent_ids: list[int], args: K) -> dict[int, R]:
+        """One statement for all `parent_ids` (ORM reads open their own session here)."""
         raise NotImplementedError
 
     async def batch_load_fn(self, keys: Sequence[K]) -> list[R]:
@@ -76,8 +76,7 @@ class GroupedLoader(DataLoader[K, R], Generic[K, R]):
         results: dict[K, R] = {}
         for args, parent_ids in groups.items():
             unique = list(dict.fromkeys(parent_ids))
-            async with self.db.read() as session:
-                found = await self.fetch(session, unique, args)
+            found = await self.fetch(unique, args)
             for parent_id in unique:
                 results[replace(args, parent_id=parent_id)] = found[parent_id]  # type: ignore[type-var]
         return [results[key] for key in keys]

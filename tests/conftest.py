@@ -194,16 +194,20 @@ class StatementCounter:
 
 @pytest.fixture
 def sql(app: Starlette) -> Iterator[StatementCounter]:
+    """Every statement the app sends: ORM sessions and the lean read path (db.fetch)."""
     counter = StatementCounter()
-    engines = [engine.sync_engine for engine in app.state.db.engines()]
+    db = app.state.db
+    engines = [engine.sync_engine for engine in db.engines()]
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         counter.statements.append(statement)
 
     for engine in engines:
         event.listen(engine, "before_cursor_execute", record)
+    db.add_statement_listener(counter.statements.append)
     try:
         yield counter
     finally:
+        db.remove_statement_listener(counter.statements.append)
         for engine in engines:
             event.remove(engine, "before_cursor_execute", record)

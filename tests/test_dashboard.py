@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from graphql_api.auth.principal import Principal
@@ -335,7 +335,9 @@ async def test_briefings_this_month_counts_published_within_the_utc_month(
         dt.datetime(2026, 1, 1, 0, 0, tzinfo=UTC),
     ],
 )
-async def test_briefings_in_month_boundaries(engine: AsyncEngine, now: dt.datetime) -> None:
+async def test_briefings_in_month_boundaries(
+    engine: AsyncEngine, app: Starlette, now: dt.datetime
+) -> None:
     dates = [
         dt.date(2025, 12, 31),
         dt.date(2026, 1, 1),
@@ -350,8 +352,7 @@ async def test_briefings_in_month_boundaries(engine: AsyncEngine, now: dt.dateti
     expected = sum(
         1 for r in rows if r["status"] is BriefingStatus.PUBLISHED and _in_month(r["date"], now)
     )
-    async with AsyncSession(engine) as session:
-        assert await queries.published_briefings_in_month(session, now=now) == expected
+    assert await queries.published_briefings_in_month(app.state.db, now=now) == expected
     assert expected in (1, 2)
 
 
@@ -376,13 +377,14 @@ def keyword_dataset(today: dt.date) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(("days", "first"), [(30, 10), (30, 4), (1, 10), (31, 2), (6, 10)])
-async def test_top_keywords_window_and_order(engine: AsyncEngine, days: int, first: int) -> None:
+async def test_top_keywords_window_and_order(
+    engine: AsyncEngine, app: Starlette, days: int, first: int
+) -> None:
     now = dt.datetime(2026, 3, 10, 0, 30, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
     today = now.astimezone(UTC).date()
     rows = keyword_dataset(today)
     await insert_briefings(engine, rows)
-    async with AsyncSession(engine) as session:
-        got = await queries.top_keywords(session, now=now, days=days, first=first)
+    got = await queries.top_keywords(app.state.db, now=now, days=days, first=first)
     expected = expected_top_keywords(rows, today, days, first)
     assert [(k.keyword, k.score, k.briefings) for k in got] == [
         (e["keyword"], e["score"], e["briefings"]) for e in expected

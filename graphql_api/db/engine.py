@@ -6,8 +6,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine
@@ -19,13 +18,14 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from graphql_api.config import Settings
+from graphql_api.db.rows import Query, Row, RowReader, StatementListener, statement_counter
 from graphql_api.events import Publisher, take_pending
+
+__all__ = ["Database", "statement_counter"]
 
 log = logging.getLogger("graphql_api.sql")
 
-# Statements sent on behalf of the current request. Loader batches run in tasks created
-# during the request, which copy this context, so they add to the same counter.
-statement_counter: ContextVar[list[int] | None] = ContextVar("statement_counter", default=None)
+R = TypeVar("R", bound=Row)
 
 
 def _install_statement_counter(engine: Engine) -> None:
@@ -87,8 +87,12 @@ class Database:
             raise ValueError("a database URL is required")
         self.engine = _engine(write_url, settings)
         # An explicit url (tests) means one database for both roles.
-        read_url = settings.database_read_url if url is None else None
-        self.read_engine = _engine(read_url or write_url, settings, read_only=True)
+        read_url = (settings.database_read_url if url is None else None) or write_url
+        self.read_engine = _engine(read_url, settings, read_only=True)
+        # The lean read path (graphql_api.db.rows): same server as the read engine.
+        self._rows = RowReader(
+            read_url, pool_size=settings.db_pool_size, slow_query_ms=settings.slow_query_ms
+        )
         # Set by the app once Redis is up; None publishes nothing (CLI, seed).
         self.publisher: Publisher | None = None
         self._writer = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -104,6 +108,22 @@ class Database:
         """A session for one batch of reads (one DataLoader batch or one list query)."""
         async with self._reader() as session:
             yield session
+
+    async def fetch(self, query: Query[R], /, **params: Any) -> list[R]:
+        """Rows of a prepared read (`graphql_api.db.rows.prepare`), parameters by name."""
+        return await self._rows.fetch(query, params)
+
+    async def fetch_one(self, query: Query[R], /, **params: Any) -> R | None:
+        """The first row of a prepared read, or None."""
+        rows = await self._rows.fetch(query, params)
+        return rows[0] if rows else None
+
+    def add_statement_listener(self, listener: StatementListener) -> None:
+        """Call `listener(sql)` before each lean-path statement (tests count statements)."""
+        self._rows.listeners.append(listener)
+
+    def remove_statement_listener(self, listener: StatementListener) -> None:
+        self._rows.listeners.remove(listener)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -129,5 +149,6 @@ class Database:
                 await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
+        await self._rows.close()
         for engine in self.engines():
             await engine.dispose()

@@ -21,7 +21,7 @@ from graphql_api.auth.api_keys import IssuedKey, flush_last_used, forget_key, ge
 from graphql_api.db import models
 from graphql_api.db.enums import ApiKeyScope as ApiKeyScopeEnum
 from graphql_api.db.enums import Role
-from graphql_api.db.queries.api_keys import list_api_keys
+from graphql_api.db.queries.api_keys import API_KEY_CLASSES, AnyApiKey, list_api_keys
 from graphql_api.db.writes import api_keys as writes
 from graphql_api.errors import BadUserInput
 from graphql_api.ids import decode_id_of, encode_id
@@ -54,7 +54,7 @@ ApiKeyScope = described_enum(
 )
 
 
-def _visible(info: Info, row: models.ApiKey) -> bool:
+def _visible(info: Info, row: AnyApiKey) -> bool:
     return info.context.principal.has_role(Role.ADMIN)
 
 
@@ -87,18 +87,18 @@ class ApiKeyType(Node):
     # A resolver replaces the interface's plain attribute, which mypy's dataclass model rejects.
     @strawberry.field(description="Globally unique, opaque identifier.")  # type: ignore[misc]
     @staticmethod
-    def id(root: strawberry.Parent[models.ApiKey]) -> strawberry.ID:
+    def id(root: strawberry.Parent[AnyApiKey]) -> strawberry.ID:
         return strawberry.ID(encode_id("ApiKey", root.id))
 
     @strawberry.field(description="What the key allows.")
     @staticmethod
-    def scopes(root: strawberry.Parent[models.ApiKey]) -> list[ApiKeyScope]:  # type: ignore[valid-type]
+    def scopes(root: strawberry.Parent[AnyApiKey]) -> list[ApiKeyScope]:  # type: ignore[valid-type]
         known = {scope.value for scope in ApiKeyScopeEnum}
         return [ApiKeyScopeEnum(scope) for scope in root.scopes if scope in known]
 
     @strawberry.field(description="The admin who created the key; null if that account is gone.")
     @staticmethod
-    async def created_by(root: strawberry.Parent[models.ApiKey], info: Info) -> UserType | None:
+    async def created_by(root: strawberry.Parent[AnyApiKey], info: Info) -> UserType | None:
         if root.created_by_id is None:
             return None
         return await info.context.loaders.user_by_id.load(root.created_by_id)  # type: ignore[return-value]
@@ -107,14 +107,14 @@ class ApiKeyType(Node):
         description="The key this one replaced (`rotateApiKey`); null for a key created anew."
     )
     @staticmethod
-    async def rotated_from(root: strawberry.Parent[models.ApiKey], info: Info) -> ApiKeyType | None:
+    async def rotated_from(root: strawberry.Parent[AnyApiKey], info: Info) -> ApiKeyType | None:
         if root.rotated_from_id is None:
             return None
         return await info.context.loaders.api_key_by_id.load(root.rotated_from_id)  # type: ignore[return-value]
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Info) -> bool:
-        return isinstance(obj, models.ApiKey)
+        return isinstance(obj, API_KEY_CLASSES)
 
 
 @strawberry.input(description="A new API key.")
@@ -226,8 +226,7 @@ class ApiKeyQueries:
             await flush_last_used(db=ctx.db, redis=ctx.redis)
         except RedisError:
             log.warning("could not flush api key last-use times before listing")
-        async with ctx.db.read() as session:
-            return await list_api_keys(session)  # type: ignore[return-value]
+        return await list_api_keys(ctx.db)  # type: ignore[return-value]
 
 
 @strawberry.type

@@ -8,9 +8,14 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.scalars import JSON
 
-from graphql_api.db import models
 from graphql_api.db.enums import Role
-from graphql_api.db.queries.audit import AuditLogFilters, count_audit_logs, list_audit_logs
+from graphql_api.db.queries.audit import (
+    AUDIT_LOG_CLASSES,
+    AnyAuditLog,
+    AuditLogFilters,
+    count_audit_logs,
+    list_audit_logs,
+)
 from graphql_api.errors import BadUserInput
 from graphql_api.ids import decode_id_of, encode_id
 from graphql_api.pagination import page_size
@@ -24,7 +29,7 @@ MAX_ACTIONS = 50
 MAX_ACTION_LENGTH = 64
 
 
-def _visible(info: Info, row: models.AuditLog) -> bool:
+def _visible(info: Info, row: AnyAuditLog) -> bool:
     return info.context.principal.has_role(Role.ADMIN)
 
 
@@ -76,7 +81,7 @@ class AuditLogType(Node):
     # A resolver replaces the interface's plain attribute, which mypy's dataclass model rejects.
     @strawberry.field(description="Globally unique, opaque identifier.")  # type: ignore[misc]
     @staticmethod
-    def id(root: strawberry.Parent[models.AuditLog]) -> strawberry.ID:
+    def id(root: strawberry.Parent[AnyAuditLog]) -> strawberry.ID:
         return strawberry.ID(encode_id("AuditLog", root.id))
 
     @strawberry.field(
@@ -84,7 +89,7 @@ class AuditLogType(Node):
         "names an object of this API, else the identifier as recorded; null if none."
     )
     @staticmethod
-    def target_id(root: strawberry.Parent[models.AuditLog]) -> strawberry.ID | None:
+    def target_id(root: strawberry.Parent[AnyAuditLog]) -> strawberry.ID | None:
         if root.target_id is None:
             return None
         if root.target_type and is_registered(root.target_type) and root.target_id.isdigit():
@@ -96,23 +101,21 @@ class AuditLogType(Node):
         "login by an unknown e-mail) and deleted accounts."
     )
     @staticmethod
-    async def actor(root: strawberry.Parent[models.AuditLog], info: Info) -> UserType | None:
+    async def actor(root: strawberry.Parent[AnyAuditLog], info: Info) -> UserType | None:
         if root.actor_user_id is None:
             return None
         return await info.context.loaders.user_by_id.load(root.actor_user_id)  # type: ignore[return-value]
 
     @strawberry.field(description="The API key a service acted with; null for users.")
     @staticmethod
-    async def actor_api_key(
-        root: strawberry.Parent[models.AuditLog], info: Info
-    ) -> ApiKeyType | None:
+    async def actor_api_key(root: strawberry.Parent[AnyAuditLog], info: Info) -> ApiKeyType | None:
         if root.actor_api_key_id is None:
             return None
         return await info.context.loaders.api_key_by_id.load(root.actor_api_key_id)  # type: ignore[return-value]
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Info) -> bool:
-        return isinstance(obj, models.AuditLog)
+        return isinstance(obj, AUDIT_LOG_CLASSES)
 
 
 AuditLogConnection = Connection[AuditLogType]
@@ -166,11 +169,9 @@ class AuditQueries:
         ctx = info.context
         size = page_size(first)
         filters = _filters(filter)
-        async with ctx.db.read() as session:
-            page = await list_audit_logs(session, filters=filters, first=size, after=after)
+        page = await list_audit_logs(ctx.db, filters=filters, first=size, after=after)
 
         async def count() -> int:
-            async with ctx.db.read() as session:
-                return await count_audit_logs(session, filters=filters)
+            return await count_audit_logs(ctx.db, filters=filters)
 
         return Connection[AuditLogType].from_page(page, count)

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from graphql_api.db import models
 from graphql_api.db.enums import Role as RoleEnum
+from graphql_api.db.queries.accounts import USER_CLASSES, AnyUser
 from graphql_api.ids import encode_id
 from schema.accounts.permissions import CanReadEmail, CanReadUserPortfolios
 from schema.types import Info, Node, described_enum
@@ -53,7 +53,7 @@ class UserType(Node):
     # A resolver replaces the interface's plain attribute, which mypy's dataclass model rejects.
     @strawberry.field(description="Globally unique, opaque identifier.")  # type: ignore[misc]
     @staticmethod
-    def id(root: strawberry.Parent[models.User]) -> strawberry.ID:
+    def id(root: strawberry.Parent[AnyUser]) -> strawberry.ID:
         return strawberry.ID(encode_id("User", root.id))
 
     @strawberry.field(
@@ -63,16 +63,14 @@ class UserType(Node):
         permission_classes=[CanReadUserPortfolios],
     )
     @staticmethod
-    async def portfolios(
-        root: strawberry.Parent[models.User], info: Info
-    ) -> list[PortfolioRef] | None:
+    async def portfolios(root: strawberry.Parent[AnyUser], info: Info) -> list[PortfolioRef] | None:
         return await info.context.loaders.portfolios_by_owner_id.load(root.id)  # type: ignore[return-value]
 
     @strawberry.field(description="Businesses the user owns (public fields for everyone).")
     @staticmethod
-    async def businesses(root: strawberry.Parent[models.User], info: Info) -> list[BusinessRef]:
+    async def businesses(root: strawberry.Parent[AnyUser], info: Info) -> list[BusinessRef]:
         return await info.context.loaders.businesses_by_owner_id.load(root.id)  # type: ignore[return-value]
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Info) -> bool:
-        return isinstance(obj, models.User)
+        return isinstance(obj, USER_CLASSES)

@@ -6,11 +6,11 @@ from typing import Annotated
 
 import strawberry
 
-from graphql_api.db import models
 from graphql_api.db.enums import AnnouncementStatus
 from graphql_api.db.queries.announcements import (
     AnnouncementFilters,
     AnnouncementSort,
+    AnyAnnouncement,
     count_announcements,
     list_announcements,
 )
@@ -26,7 +26,7 @@ from schema.node import register
 from schema.types import AfterArg, Connection, FirstArg, Info
 
 
-def _visible(info: Info, row: models.Announcement) -> bool:
+def _visible(info: Info, row: AnyAnnouncement) -> bool:
     return (
         row.status is not AnnouncementStatus.DRAFT
         or info.context.principal.can_see_drafts_of_announcements
@@ -80,20 +80,16 @@ class AnnouncementQueries:
         filters = _filters(filter)
         include_drafts = ctx.principal.can_see_drafts_of_announcements
         sort = order_by or AnnouncementSort.PUBLISHED_AT_DESC
-        async with ctx.db.read() as session:
-            page = await list_announcements(
-                session,
-                filters=filters,
-                sort=sort,
-                first=size,
-                after=after,
-                include_drafts=include_drafts,
-            )
+        page = await list_announcements(
+            ctx.db,
+            filters=filters,
+            sort=sort,
+            first=size,
+            after=after,
+            include_drafts=include_drafts,
+        )
 
         async def count() -> int:
-            async with ctx.db.read() as session:
-                return await count_announcements(
-                    session, filters=filters, include_drafts=include_drafts
-                )
+            return await count_announcements(ctx.db, filters=filters, include_drafts=include_drafts)
 
         return Connection[AnnouncementType].from_page(page, count)

@@ -8,9 +8,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from graphql_api.db import models
 from graphql_api.db.enums import AnnouncementStatus as AnnouncementStatusEnum
-from graphql_api.db.queries.announcements import AnnouncementSort, effective_status
+from graphql_api.db.queries.announcements import (
+    ANNOUNCEMENT_CLASSES,
+    AnnouncementSort,
+    AnyAnnouncement,
+    effective_status,
+)
 from graphql_api.ids import encode_id
 from schema.businesses.types import BusinessSize
 from schema.types import Connection, Info, Node, described_enum
@@ -110,7 +114,7 @@ class AnnouncementType(Node):
     @strawberry.field(description="Globally unique, opaque identifier.")  # type: ignore[misc]
     @staticmethod
     def id(
-        root: strawberry.Parent[models.Announcement],
+        root: strawberry.Parent[AnyAnnouncement],
     ) -> strawberry.ID:
         return strawberry.ID(encode_id("Announcement", root.id))
 
@@ -118,27 +122,24 @@ class AnnouncementType(Node):
         description="Lifecycle status; a published call past its closing time reads as CLOSED."
     )
     @staticmethod
-    def status(root: strawberry.Parent[models.Announcement], info: Info) -> AnnouncementStatus:  # type: ignore[valid-type]
+    def status(root: strawberry.Parent[AnyAnnouncement], info: Info) -> AnnouncementStatus:  # type: ignore[valid-type]
         return effective_status(root, info.context.now)
 
     @strawberry.field(description="The business that posted the call, if any.")
     @staticmethod
-    async def business(
-        root: strawberry.Parent[models.Announcement], info: Info
-    ) -> BusinessRef | None:
+    async def business(root: strawberry.Parent[AnyAnnouncement], info: Info) -> BusinessRef | None:
         if root.business_id is None:
             return None
-        # Resolvers return ORM rows; the Strawberry type describes their fields.
         return await info.context.loaders.business_by_id.load(root.business_id)  # type: ignore[return-value]
 
     @strawberry.field(description="Number of applications submitted to this call.")
     @staticmethod
-    async def application_count(root: strawberry.Parent[models.Announcement], info: Info) -> int:
+    async def application_count(root: strawberry.Parent[AnyAnnouncement], info: Info) -> int:
         return await info.context.loaders.application_count_by_announcement_id.load(root.id)
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Info) -> bool:
-        return isinstance(obj, models.Announcement)
+        return isinstance(obj, ANNOUNCEMENT_CLASSES)
 
 
 AnnouncementConnection = Connection[AnnouncementType]

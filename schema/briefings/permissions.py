@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from graphql_api.auth.principal import Principal
 from graphql_api.db.enums import BriefingStatus, Role
-from graphql_api.db.models import Briefing
+from graphql_api.db.queries.briefings import AnyBriefing
 from graphql_api.errors import Forbidden, Unauthenticated
 
 
@@ -16,7 +16,7 @@ def can_see_draft_briefings(principal: Principal) -> bool:
     return principal.has_role(Role.ADMIN) or principal.has_scope("briefings:write")
 
 
-def can_see_briefing(principal: Principal, briefing: Briefing) -> bool:
+def can_see_briefing(principal: Principal, briefing: AnyBriefing) -> bool:
     return briefing.status == BriefingStatus.PUBLISHED or can_see_draft_briefings(principal)
 
 

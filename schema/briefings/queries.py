@@ -8,8 +8,8 @@ from typing import Annotated
 
 import strawberry
 
-from graphql_api.db import models
 from graphql_api.db.queries.briefings import (
+    AnyBriefing,
     BriefingFilters,
     count_briefings,
     count_glossary_terms,
@@ -38,7 +38,7 @@ MAX_KEYWORD_LENGTH = 100
 MAX_SEARCH_LENGTH = 100
 
 
-def _visible(info: Info, row: models.Briefing) -> bool:
+def _visible(info: Info, row: AnyBriefing) -> bool:
     return can_see_briefing(info.context.principal, row)
 
 
@@ -110,16 +110,12 @@ class BriefingQueries:
         size = page_size(first)
         filters = _filters(filter)
         include_drafts = can_see_draft_briefings(ctx.principal)
-        async with ctx.db.read() as session:
-            page = await list_briefings(
-                session, filters=filters, first=size, after=after, include_drafts=include_drafts
-            )
+        page = await list_briefings(
+            ctx.db, filters=filters, first=size, after=after, include_drafts=include_drafts
+        )
 
         async def count() -> int:
-            async with ctx.db.read() as session:
-                return await count_briefings(
-                    session, filters=filters, include_drafts=include_drafts
-                )
+            return await count_briefings(ctx.db, filters=filters, include_drafts=include_drafts)
 
         return Connection[BriefingType].from_page(page, count)
 
@@ -136,7 +132,6 @@ class BriefingQueries:
         row = await ctx.loaders.briefing_by_date.load(date)
         if row is None or not can_see_briefing(ctx.principal, row):
             return None
-        # Resolvers return ORM rows; the Strawberry type describes their fields.
         return row  # type: ignore[return-value]
 
     @strawberry.field(description="Historical market events, most recent first.")
@@ -156,14 +151,10 @@ class BriefingQueries:
         ctx = info.context
         size = page_size(first)
         keywords = _keywords(keywords_any, field="keywordsAny")
-        async with ctx.db.read() as session:
-            page = await list_historical_cases(
-                session, keywords_any=keywords, first=size, after=after
-            )
+        page = await list_historical_cases(ctx.db, keywords_any=keywords, first=size, after=after)
 
         async def count() -> int:
-            async with ctx.db.read() as session:
-                return await count_historical_cases(session, keywords_any=keywords)
+            return await count_historical_cases(ctx.db, keywords_any=keywords)
 
         return Connection[HistoricalCaseType].from_page(page, count)
 
@@ -185,11 +176,9 @@ class BriefingQueries:
         ctx = info.context
         size = page_size(first)
         text = _search(search)
-        async with ctx.db.read() as session:
-            page = await list_glossary_terms(session, search=text, first=size, after=after)
+        page = await list_glossary_terms(ctx.db, search=text, first=size, after=after)
 
         async def count() -> int:
-            async with ctx.db.read() as session:
-                return await count_glossary_terms(session, search=text)
+            return await count_glossary_terms(ctx.db, search=text)
 
         return Connection[GlossaryTermType].from_page(page, count)

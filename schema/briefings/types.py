@@ -8,8 +8,15 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.scalars import JSON
 
-from graphql_api.db import models
 from graphql_api.db.enums import BriefingStatus as BriefingStatusEnum
+from graphql_api.db.queries.briefings import (
+    BRIEFING_CLASSES,
+    GLOSSARY_TERM_CLASSES,
+    HISTORICAL_CASE_CLASSES,
+    AnyBriefing,
+    AnyGlossaryTerm,
+    AnyHistoricalCase,
+)
 from graphql_api.errors import BadUserInput
 from graphql_api.ids import encode_id
 from schema.types import Connection, Info, Node, described_enum
@@ -69,12 +76,12 @@ class HistoricalCaseType(Node):
     # A resolver replaces the interface's plain attribute, which mypy's dataclass model rejects.
     @strawberry.field(description="Globally unique, opaque identifier.")  # type: ignore[misc]
     @staticmethod
-    def id(root: strawberry.Parent[models.HistoricalCase]) -> strawberry.ID:
+    def id(root: strawberry.Parent[AnyHistoricalCase]) -> strawberry.ID:
         return strawberry.ID(encode_id("HistoricalCase", root.id))
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Info) -> bool:
-        return isinstance(obj, models.HistoricalCase)
+        return isinstance(obj, HISTORICAL_CASE_CLASSES)
 
 
 @strawberry.type(name="GlossaryTerm", description="A market term and its plain definition.")
@@ -85,12 +92,12 @@ class GlossaryTermType(Node):
     # A resolver replaces the interface's plain attribute, which mypy's dataclass model rejects.
     @strawberry.field(description="Globally unique, opaque identifier.")  # type: ignore[misc]
     @staticmethod
-    def id(root: strawberry.Parent[models.GlossaryTerm]) -> strawberry.ID:
+    def id(root: strawberry.Parent[AnyGlossaryTerm]) -> strawberry.ID:
         return strawberry.ID(encode_id("GlossaryTerm", root.id))
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Info) -> bool:
-        return isinstance(obj, models.GlossaryTerm)
+        return isinstance(obj, GLOSSARY_TERM_CLASSES)
 
 
 @strawberry.type(
@@ -116,7 +123,7 @@ class BriefingType(Node):
     # A resolver replaces the interface's plain attribute, which mypy's dataclass model rejects.
     @strawberry.field(description="Globally unique, opaque identifier.")  # type: ignore[misc]
     @staticmethod
-    def id(root: strawberry.Parent[models.Briefing]) -> strawberry.ID:
+    def id(root: strawberry.Parent[AnyBriefing]) -> strawberry.ID:
         return strawberry.ID(encode_id("Briefing", root.id))
 
     @strawberry.field(
@@ -124,7 +131,7 @@ class BriefingType(Node):
         "(ties alphabetically)."
     )
     @staticmethod
-    def top_keywords(root: strawberry.Parent[models.Briefing]) -> list[KeywordScore]:
+    def top_keywords(root: strawberry.Parent[AnyBriefing]) -> list[KeywordScore]:
         scores = [
             KeywordScore(keyword=keyword, score=float(score))
             for keyword, score in root.top_keywords.items()
@@ -138,7 +145,7 @@ class BriefingType(Node):
     )
     @staticmethod
     async def related_cases(
-        root: strawberry.Parent[models.Briefing],
+        root: strawberry.Parent[AnyBriefing],
         info: Info,
         first: Annotated[
             int | None,
@@ -153,19 +160,18 @@ class BriefingType(Node):
             raise BadUserInput(f"`first` must be between 0 and {RELATED_CASES_MAX}.", field="first")
         if limit == 0:
             return []
-        # Resolvers return ORM rows; the Strawberry type describes their fields.
         return await info.context.loaders.related_cases_by_briefing_id.load((root.id, limit))  # type: ignore[return-value]
 
     @strawberry.field(description="Glossary terms the briefing mentions, alphabetically.")
     @staticmethod
     async def glossary_terms(
-        root: strawberry.Parent[models.Briefing], info: Info
+        root: strawberry.Parent[AnyBriefing], info: Info
     ) -> list[GlossaryTermType]:
         return await info.context.loaders.glossary_terms_by_briefing_id.load(root.id)  # type: ignore[return-value]
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Info) -> bool:
-        return isinstance(obj, models.Briefing)
+        return isinstance(obj, BRIEFING_CLASSES)
 
 
 BriefingConnection = Connection[BriefingType]

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 import strawberry
 
-from graphql_api.db import models
+from graphql_api.db.queries.applications import AnyApplication
 from graphql_api.db.queries.businesses import (
+    AnyBusiness,
     BusinessFilters,
     BusinessSort,
     count_businesses,
@@ -29,13 +30,13 @@ from schema.types import AfterArg, Connection, FirstArg, Info
 register("Business", lambda info, pk: info.context.loaders.business_by_id.load(pk))
 
 
-async def _fetch_application(info: Info, pk: int) -> models.Application | None:
+async def _fetch_application(info: Info, pk: int) -> AnyApplication | None:
     """An application only for its business's owner, editors and admins; else as missing."""
     loaders = info.context.loaders
-    application: models.Application | None = await loaders.application_by_id.load(pk)
+    application: AnyApplication | None = await loaders.application_by_id.load(pk)
     if application is None:
         return None
-    business: models.Business | None = await loaders.business_by_id.load(application.business_id)
+    business: AnyBusiness | None = await loaders.business_by_id.load(application.business_id)
     if business is None or not can_read_private_business_data(
         info.context.principal, business.owner_id
     ):
@@ -97,13 +98,9 @@ class BusinessQueries:
         size = page_size(first)
         filters = _filters(filter)
         sort = order_by or BusinessSort.NAME_ASC
-        async with ctx.db.read() as session:
-            page = await list_businesses(
-                session, filters=filters, sort=sort, first=size, after=after
-            )
+        page = await list_businesses(ctx.db, filters=filters, sort=sort, first=size, after=after)
 
         async def count() -> int:
-            async with ctx.db.read() as session:
-                return await count_businesses(session, filters=filters)
+            return await count_businesses(ctx.db, filters=filters)
 
         return Connection[BusinessType].from_page(page, count)

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from graphql_api.db import models
 from graphql_api.db.enums import ApplicationStatus as ApplicationStatusEnum
 from graphql_api.db.enums import BusinessSize as BusinessSizeEnum
-from graphql_api.db.queries.businesses import BusinessSort
+from graphql_api.db.queries.applications import APPLICATION_CLASSES, AnyApplication
+from graphql_api.db.queries.businesses import BUSINESS_CLASSES, AnyBusiness, BusinessSort
 from graphql_api.ids import encode_id
 from graphql_api.pagination import page_size
 from loaders.pages import PageKey, ParentOnlyKey, TopKey
@@ -112,13 +112,13 @@ class BusinessType(Node):
     @strawberry.field(description="Globally unique, opaque identifier.")  # type: ignore[misc]
     @staticmethod
     def id(
-        root: strawberry.Parent[models.Business],
+        root: strawberry.Parent[AnyBusiness],
     ) -> strawberry.ID:
         return strawberry.ID(encode_id("Business", root.id))
 
     @strawberry.field(description="The user who manages this business, if any.")
     @staticmethod
-    async def owner(root: strawberry.Parent[models.Business], info: Info) -> UserRef | None:
+    async def owner(root: strawberry.Parent[AnyBusiness], info: Info) -> UserRef | None:
         if root.owner_id is None:
             return None
         return await info.context.loaders.user_by_id.load(root.owner_id)  # type: ignore[return-value]
@@ -129,7 +129,7 @@ class BusinessType(Node):
     )
     @staticmethod
     async def announcements(
-        root: strawberry.Parent[models.Business],
+        root: strawberry.Parent[AnyBusiness],
         info: Info,
         first: Annotated[int | None, strawberry.argument(description=_FIRST)] = None,
         after: Annotated[str | None, strawberry.argument(description=_AFTER)] = None,
@@ -153,7 +153,7 @@ class BusinessType(Node):
     )
     @staticmethod
     async def matching_announcements(
-        root: strawberry.Parent[models.Business],
+        root: strawberry.Parent[AnyBusiness],
         info: Info,
         first: Annotated[
             int | None,
@@ -171,7 +171,7 @@ class BusinessType(Node):
     )
     @staticmethod
     async def applications(
-        root: strawberry.Parent[models.Business],
+        root: strawberry.Parent[AnyBusiness],
         info: Info,
         first: Annotated[int | None, strawberry.argument(description=_FIRST)] = None,
         after: Annotated[str | None, strawberry.argument(description=_AFTER)] = None,
@@ -192,13 +192,13 @@ class BusinessType(Node):
         "+ rejected), from 0 to 1; null when none has been decided yet."
     )
     @staticmethod
-    async def success_rate(root: strawberry.Parent[models.Business], info: Info) -> float | None:
+    async def success_rate(root: strawberry.Parent[AnyBusiness], info: Info) -> float | None:
         key = ParentOnlyKey(root.id)
         return await info.context.loaders.success_rate_by_business_id.load(key)
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Info) -> bool:
-        return isinstance(obj, models.Business)
+        return isinstance(obj, BUSINESS_CLASSES)
 
 
 @strawberry.type(
@@ -217,25 +217,23 @@ class ApplicationType(Node):
     @strawberry.field(description="Globally unique, opaque identifier.")  # type: ignore[misc]
     @staticmethod
     def id(
-        root: strawberry.Parent[models.Application],
+        root: strawberry.Parent[AnyApplication],
     ) -> strawberry.ID:
         return strawberry.ID(encode_id("Application", root.id))
 
     @strawberry.field(description="The business that applied.")
     @staticmethod
-    async def business(root: strawberry.Parent[models.Application], info: Info) -> BusinessType:
+    async def business(root: strawberry.Parent[AnyApplication], info: Info) -> BusinessType:
         return await info.context.loaders.business_by_id.load(root.business_id)  # type: ignore[return-value]
 
     @strawberry.field(description="The announcement applied to.")
     @staticmethod
-    async def announcement(
-        root: strawberry.Parent[models.Application], info: Info
-    ) -> AnnouncementRef:
+    async def announcement(root: strawberry.Parent[AnyApplication], info: Info) -> AnnouncementRef:
         return await info.context.loaders.announcement_by_id.load(root.announcement_id)  # type: ignore[return-value]
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Info) -> bool:
-        return isinstance(obj, models.Application)
+        return isinstance(obj, APPLICATION_CLASSES)
 
 
 BusinessConnection = Connection[BusinessType]

@@ -66,20 +66,16 @@ class DashboardType:
     )
     async def announcements_by_status(self, info: Info) -> list[StatusCount]:
         ctx = info.context
-        async with ctx.db.read() as session:
-            rows = await queries.announcements_by_status(
-                session,
-                now=ctx.now,
-                include_drafts=ctx.principal.can_see_drafts_of_announcements,
-            )
+        rows = await queries.announcements_by_status(
+            ctx.db, now=ctx.now, include_drafts=ctx.principal.can_see_drafts_of_announcements
+        )
         return [StatusCount(status=status, count=count) for status, count in rows]
 
     @strawberry.field(
         description="Non-draft announcements per category, most frequent first, then by name."
     )
     async def announcements_by_category(self, info: Info) -> list[CategoryCount]:
-        async with info.context.db.read() as session:
-            rows = await queries.announcements_by_category(session)
+        rows = await queries.announcements_by_category(info.context.db)
         return [CategoryCount(category=category, count=count) for category, count in rows]
 
     @strawberry.field(
@@ -101,9 +97,7 @@ class DashboardType:
         window = _in_range(
             days, default=DEFAULT_CLOSING_DAYS, field="days", low=MIN_DAYS, high=MAX_CLOSING_DAYS
         )
-        async with ctx.db.read() as session:
-            rows = await queries.open_calls_closing_soon(session, now=ctx.now, days=window)
-        # Resolvers return ORM rows; AnnouncementType describes their fields.
+        rows = await queries.open_calls_closing_soon(ctx.db, now=ctx.now, days=window)
         return rows  # type: ignore[return-value]
 
     @strawberry.field(
@@ -123,22 +117,19 @@ class DashboardType:
         window = _in_range(
             days, default=DEFAULT_CLOSING_DAYS, field="days", low=MIN_DAYS, high=MAX_CLOSING_DAYS
         )
-        async with ctx.db.read() as session:
-            return await queries.count_open_calls_closing_soon(session, now=ctx.now, days=window)
+        return await queries.count_open_calls_closing_soon(ctx.db, now=ctx.now, days=window)
 
     @strawberry.field(
         description="Businesses per size class, every size listed smallest first, 0 when none."
     )
     async def businesses_by_size(self, info: Info) -> list[SizeCount]:
-        async with info.context.db.read() as session:
-            rows = await queries.businesses_by_size(session)
+        rows = await queries.businesses_by_size(info.context.db)
         return [SizeCount(size=size, count=count) for size, count in rows]
 
     @strawberry.field(description="Published briefings dated in the current calendar month (UTC).")
     async def briefings_this_month(self, info: Info) -> int:
         ctx = info.context
-        async with ctx.db.read() as session:
-            return await queries.published_briefings_in_month(session, now=ctx.now)
+        return await queries.published_briefings_in_month(ctx.db, now=ctx.now)
 
     @strawberry.field(
         description="Keywords of the published briefings of the last `days` days (UTC, today "
@@ -165,6 +156,5 @@ class DashboardType:
             days, default=DEFAULT_KEYWORD_DAYS, field="days", low=MIN_DAYS, high=MAX_KEYWORD_DAYS
         )
         limit = _in_range(first, default=DEFAULT_KEYWORDS, field="first", low=1, high=MAX_KEYWORDS)
-        async with ctx.db.read() as session:
-            rows = await queries.top_keywords(session, now=ctx.now, days=window, first=limit)
+        rows = await queries.top_keywords(ctx.db, now=ctx.now, days=window, first=limit)
         return [KeywordScore(keyword=row.keyword, score=row.score) for row in rows]

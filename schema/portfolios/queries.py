@@ -6,8 +6,12 @@ from typing import Annotated
 
 import strawberry
 
-from graphql_api.db import models
-from graphql_api.db.queries.portfolios import count_securities, list_securities
+from graphql_api.db.queries.portfolios import (
+    AnyPortfolio,
+    AnyTransaction,
+    count_securities,
+    list_securities,
+)
 from graphql_api.errors import BadUserInput, NotFound
 from graphql_api.ids import decode_id_of
 from graphql_api.pagination import page_size
@@ -19,11 +23,11 @@ from schema.types import AfterArg, Connection, FirstArg, Info
 MAX_SYMBOLS = 100
 
 
-def _visible(info: Info, row: models.Portfolio) -> bool:
+def _visible(info: Info, row: AnyPortfolio) -> bool:
     return can_read_portfolios_of(info.context.principal, row.owner_id)
 
 
-async def _transaction(info: Info, pk: int) -> models.Transaction | None:
+async def _transaction(info: Info, pk: int) -> AnyTransaction | None:
     """A transaction is visible exactly when its portfolio is."""
     loaders = info.context.loaders
     transaction = await loaders.transaction_by_id.load(pk)
@@ -59,12 +63,10 @@ class PortfolioQueries:
         size = page_size(first)
         if symbols is not None and len(symbols) > MAX_SYMBOLS:
             raise BadUserInput(f"At most {MAX_SYMBOLS} symbols per call.", field="symbols")
-        async with ctx.db.read() as session:
-            page = await list_securities(session, symbols=symbols, first=size, after=after)
+        page = await list_securities(ctx.db, symbols=symbols, first=size, after=after)
 
         async def count() -> int:
-            async with ctx.db.read() as session:
-                return await count_securities(session, symbols=symbols)
+            return await count_securities(ctx.db, symbols=symbols)
 
         return Connection[SecurityType].from_page(page, count)
 

@@ -8,9 +8,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from graphql_api.db import models
 from graphql_api.db.enums import TradeSide as TradeSideEnum
-from graphql_api.db.queries.portfolios import TRANSACTION_SORT, Valuation
+from graphql_api.db.queries.portfolios import (
+    PORTFOLIO_CLASSES,
+    SECURITY_CLASSES,
+    TRANSACTION_CLASSES,
+    TRANSACTION_SORT,
+    AnyHolding,
+    AnyPortfolio,
+    AnySecurity,
+    AnyTransaction,
+    Valuation,
+)
 from graphql_api.errors import NotFound
 from graphql_api.ids import encode_id
 from graphql_api.pagination import page_size
@@ -74,18 +83,18 @@ class SecurityType(Node):
     # A resolver replaces the interface's plain attribute, which mypy's dataclass model rejects.
     @strawberry.field(description="Globally unique, opaque identifier.")  # type: ignore[misc]
     @staticmethod
-    def id(root: strawberry.Parent[models.Security]) -> strawberry.ID:
+    def id(root: strawberry.Parent[AnySecurity]) -> strawberry.ID:
         return strawberry.ID(encode_id("Security", root.id))
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Info) -> bool:
-        return isinstance(obj, models.Security)
+        return isinstance(obj, SECURITY_CLASSES)
 
 
 SecurityConnection = Connection[SecurityType]
 
 
-async def _security(info: Info, security_id: int) -> models.Security:
+async def _security(info: Info, security_id: int) -> AnySecurity:
     security = await info.context.loaders.security_by_id.load(security_id)
     if security is None:  # the foreign key is RESTRICT, so this means a concurrent purge
         raise NotFound("The security no longer exists.")
@@ -104,14 +113,14 @@ class HoldingType:
 
     @strawberry.field(description="The security held.")
     @staticmethod
-    async def security(root: strawberry.Parent[models.Holding], info: Info) -> SecurityType:
+    async def security(root: strawberry.Parent[AnyHolding], info: Info) -> SecurityType:
         return await _security(info, root.security_id)  # type: ignore[return-value]
 
     @strawberry.field(
         description="quantity x the security's lastPrice; 0 while the security has no price."
     )
     @staticmethod
-    async def market_value(root: strawberry.Parent[models.Holding], info: Info) -> Decimal:
+    async def market_value(root: strawberry.Parent[AnyHolding], info: Info) -> Decimal:
         security = await _security(info, root.security_id)
         if security.last_price is None:
             return exact_money(Decimal(0))
@@ -132,23 +141,23 @@ class TransactionType(Node):
     # A resolver replaces the interface's plain attribute, which mypy's dataclass model rejects.
     @strawberry.field(description="Globally unique, opaque identifier.")  # type: ignore[misc]
     @staticmethod
-    def id(root: strawberry.Parent[models.Transaction]) -> strawberry.ID:
+    def id(root: strawberry.Parent[AnyTransaction]) -> strawberry.ID:
         return strawberry.ID(encode_id("Transaction", root.id))
 
     @strawberry.field(description="The security traded.")
     @staticmethod
-    async def security(root: strawberry.Parent[models.Transaction], info: Info) -> SecurityType:
+    async def security(root: strawberry.Parent[AnyTransaction], info: Info) -> SecurityType:
         return await _security(info, root.security_id)  # type: ignore[return-value]
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Info) -> bool:
-        return isinstance(obj, models.Transaction)
+        return isinstance(obj, TRANSACTION_CLASSES)
 
 
 TransactionConnection = Connection[TransactionType]
 
 
-async def _valuation(root: models.Portfolio, info: Info) -> Valuation:
+async def _valuation(root: AnyPortfolio, info: Info) -> Valuation:
     valuation = await info.context.loaders.portfolio_valuation_by_portfolio_id.load(root.id)
     if valuation is None:  # deleted between loading the row and valuing it
         raise NotFound("The portfolio no longer exists.")
@@ -171,12 +180,12 @@ class PortfolioType(Node):
     # A resolver replaces the interface's plain attribute, which mypy's dataclass model rejects.
     @strawberry.field(description="Globally unique, opaque identifier.")  # type: ignore[misc]
     @staticmethod
-    def id(root: strawberry.Parent[models.Portfolio]) -> strawberry.ID:
+    def id(root: strawberry.Parent[AnyPortfolio]) -> strawberry.ID:
         return strawberry.ID(encode_id("Portfolio", root.id))
 
     @strawberry.field(description="The user who owns it.")
     @staticmethod
-    async def owner(root: strawberry.Parent[models.Portfolio], info: Info) -> UserRef:
+    async def owner(root: strawberry.Parent[AnyPortfolio], info: Info) -> UserRef:
         owner = await info.context.loaders.user_by_id.load(root.owner_id)
         if owner is None:  # the foreign key cascades, so this means a concurrent delete
             raise NotFound("The owner no longer exists.")
@@ -184,13 +193,13 @@ class PortfolioType(Node):
 
     @strawberry.field(description="Open positions (quantity above zero), by security.")
     @staticmethod
-    async def holdings(root: strawberry.Parent[models.Portfolio], info: Info) -> list[HoldingType]:
+    async def holdings(root: strawberry.Parent[AnyPortfolio], info: Info) -> list[HoldingType]:
         return await info.context.loaders.holdings_by_portfolio_id.load(root.id)  # type: ignore[return-value]
 
     @strawberry.field(description="Executed trades, newest first.")
     @staticmethod
     async def transactions(
-        root: strawberry.Parent[models.Portfolio],
+        root: strawberry.Parent[AnyPortfolio],
         info: Info,
         first: FirstArg = None,
         after: AfterArg = None,
@@ -213,16 +222,16 @@ class PortfolioType(Node):
         "count as 0), from the maintained holdings; exact."
     )
     @staticmethod
-    async def total_value(root: strawberry.Parent[models.Portfolio], info: Info) -> Decimal:
+    async def total_value(root: strawberry.Parent[AnyPortfolio], info: Info) -> Decimal:
         return exact_money((await _valuation(root, info)).total_value)
 
     @strawberry.field(
         description="sum(quantity x (lastPrice - averageCost)) over priced holdings; exact."
     )
     @staticmethod
-    async def unrealized_pnl(root: strawberry.Parent[models.Portfolio], info: Info) -> Decimal:
+    async def unrealized_pnl(root: strawberry.Parent[AnyPortfolio], info: Info) -> Decimal:
         return exact_money((await _valuation(root, info)).unrealized_pnl)
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Info) -> bool:
-        return isinstance(obj, models.Portfolio)
+        return isinstance(obj, PORTFOLIO_CLASSES)

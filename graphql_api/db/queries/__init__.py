@@ -1,1 +1,1 @@
-"""Data access per domain: small keyword-only functions taking a session."""
+"""Reads per domain: keyword-only functions taking the `Database`, on the lean row path."""

@@ -6,15 +6,42 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import BigInteger, Select, String, any_, bindparam, func, select
 
+from graphql_api.db.engine import Database
 from graphql_api.db.models import AuditLog
-from graphql_api.pagination import Page, SortSpec, apply_keyset, build_page, parse_datetime
+from graphql_api.db.rows import Query, Row, array_param, ids_param, prepare
+from graphql_api.pagination import Page, Seek, SortSpec, build_page, keyset, parse_datetime, seek
 
 AUDIT_SORT = SortSpec("al", AuditLog.created_at, AuditLog.id, True, parse_datetime)
+
+
+class AuditLogRow(Row):
+    """An audit entry as reads return it."""
+
+    __slots__ = ()
+    id: int
+    actor_user_id: int | None
+    actor_api_key_id: int | None
+    action: str
+    target_type: str | None
+    target_id: str | None
+    success: bool
+    ip: str | None
+    request_id: str | None
+    details: dict[str, Any]
+    created_at: datetime
+
+
+# What the GraphQL `AuditLog` type resolves from (the ORM instance only in tests and writes).
+AUDIT_LOG_CLASSES = (AuditLog, AuditLogRow)
+AnyAuditLog = AuditLog | AuditLogRow
+
+AUDIT_LOG_COLUMNS = tuple(getattr(AuditLog, name) for name in AuditLogRow.__annotations__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,31 +55,78 @@ class AuditLogFilters:
 
 
 def _filtered(stmt: Select[Any], filters: AuditLogFilters) -> Select[Any]:
+    # Values are named parameters (see _params): one compiled statement per set of criteria.
+    created = AuditLog.created_at.type
     if filters.actor_user_id is not None:
-        stmt = stmt.where(AuditLog.actor_user_id == filters.actor_user_id)
+        actor = bindparam("actor_user_id", filters.actor_user_id, BigInteger())
+        stmt = stmt.where(AuditLog.actor_user_id == actor)
     if filters.actions is not None:
-        stmt = stmt.where(AuditLog.action.in_(filters.actions))
+        stmt = stmt.where(AuditLog.action == any_(array_param("actions", String())))
     if filters.created_from is not None:
-        stmt = stmt.where(AuditLog.created_at >= filters.created_from)
+        stmt = stmt.where(AuditLog.created_at >= bindparam("created_from", type_=created))
     if filters.created_to is not None:
-        stmt = stmt.where(AuditLog.created_at <= filters.created_to)
+        stmt = stmt.where(AuditLog.created_at <= bindparam("created_to", type_=created))
     return stmt
 
 
-async def list_audit_logs(
-    session: AsyncSession, *, filters: AuditLogFilters, first: int, after: str | None
-) -> Page[AuditLog]:
-    stmt = apply_keyset(_filtered(select(AuditLog), filters), AUDIT_SORT, first=first, after=after)
-    rows = (await session.scalars(stmt)).all()
-    return build_page(
-        rows, AUDIT_SORT, first=first, after=after, key=lambda row: (row.created_at, row.id)
+def _params(filters: AuditLogFilters) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    if filters.actor_user_id is not None:
+        params["actor_user_id"] = filters.actor_user_id
+    if filters.actions is not None:
+        params["actions"] = list(filters.actions)
+    if filters.created_from is not None:
+        params["created_from"] = filters.created_from
+    if filters.created_to is not None:
+        params["created_to"] = filters.created_to
+    return params
+
+
+_PLACEHOLDER_TIME = datetime(2000, 1, 1)
+
+
+def _shape(filters: AuditLogFilters) -> AuditLogFilters:
+    """A hashable stand-in with the structure of `filters` (values are parameters)."""
+    return AuditLogFilters(
+        actor_user_id=None if filters.actor_user_id is None else 0,
+        actions=None if filters.actions is None else (),
+        created_from=None if filters.created_from is None else _PLACEHOLDER_TIME,
+        created_to=None if filters.created_to is None else _PLACEHOLDER_TIME,
     )
 
 
-async def count_audit_logs(session: AsyncSession, *, filters: AuditLogFilters) -> int:
-    stmt = _filtered(select(func.count()).select_from(AuditLog), filters)
-    return int((await session.execute(stmt)).scalar_one())
+@lru_cache(maxsize=64)
+def _list_query(shape: AuditLogFilters, where: Seek) -> Query[AuditLogRow]:
+    stmt = _filtered(select(*AUDIT_LOG_COLUMNS), shape)
+    return prepare(keyset(stmt, AUDIT_SORT, where), AuditLogRow)
 
 
-async def audit_logs_by_ids(session: AsyncSession, *, ids: Sequence[int]) -> list[AuditLog]:
-    return list((await session.scalars(select(AuditLog).where(AuditLog.id.in_(ids)))).all())
+_CREATED_ID = attrgetter("created_at", "id")
+
+
+async def list_audit_logs(
+    db: Database, *, filters: AuditLogFilters, first: int, after: str | None
+) -> Page[AuditLogRow]:
+    where, params = seek(AUDIT_SORT, first=first, after=after)
+    rows = await db.fetch(_list_query(_shape(filters), where), **params, **_params(filters))
+    return build_page(rows, AUDIT_SORT, first=first, after=after, key=_CREATED_ID)
+
+
+@lru_cache(maxsize=16)
+def _count_query(shape: AuditLogFilters) -> Query[Row]:
+    return prepare(_filtered(select(func.count().label("count")).select_from(AuditLog), shape), Row)
+
+
+async def count_audit_logs(db: Database, *, filters: AuditLogFilters) -> int:
+    row = await db.fetch_one(_count_query(_shape(filters)), **_params(filters))
+    assert row is not None  # an aggregate without GROUP BY always returns one row
+    return int(row[0])
+
+
+_BY_IDS = prepare(
+    select(*AUDIT_LOG_COLUMNS).where(AuditLog.id == any_(ids_param("ids"))), AuditLogRow
+)
+
+
+async def audit_logs_by_ids(db: Database, *, ids: Sequence[int]) -> list[AuditLogRow]:
+    return await db.fetch(_BY_IDS, ids=ids)
