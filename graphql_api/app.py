@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 
 from graphql_api import health
 from graphql_api.auth.api_keys import LastUseFlusher
@@ -28,6 +30,26 @@ from graphql_api.websocket import (
 from schema import build_schema, depth_rules
 
 log = logging.getLogger(__name__)
+
+
+class ApiApp(Starlette):
+    """Starlette, with /graphql over HTTP handed straight to the GraphQL view.
+
+    The view answers every outcome itself (GraphQL-shaped errors, 4xx, masked 500s), so the
+    router and the exception middlewares add nothing on that path but a few frames and
+    send wrappers per request. Everything else (health, WebSocket, lifespan) is Starlette's.
+    """
+
+    def __init__(self, graphql: GraphQLView, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.graphql = graphql
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/graphql" and not scope.get("root_path"):
+            scope["app"] = self
+            await self.graphql(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -79,7 +101,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         connection_init_wait_timeout=CONNECTION_INIT_TIMEOUT,
         max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_CONNECTION,
     )
-    return Starlette(
+    return ApiApp(
+        view,
         routes=[
             Route("/graphql", view, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", view),

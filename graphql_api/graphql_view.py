@@ -9,6 +9,7 @@ WebSocket protocols (graphql-transport-ws and legacy graphql-ws).
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Sequence
@@ -33,10 +34,12 @@ from graphql_api.auth.principal import ANONYMOUS, Principal
 from graphql_api.context import Context
 from graphql_api.db.engine import statement_counter
 from graphql_api.engine.operations import RequestError
-from graphql_api.errors import ErrorCode, Unauthenticated, classify
+from graphql_api.errors import INTERNAL_MESSAGE, ErrorCode, Unauthenticated, classify
 from graphql_api.strawberry_engine import EngineSchema
 from graphql_api.websocket import TransportWSHandler
 from loaders.lazy import create_lazy_loaders
+
+log = logging.getLogger(__name__)
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _JSON = "application/json"
@@ -89,6 +92,8 @@ class GraphQLView(GraphQL[Context, None]):
         counter = [0] if request.app.state.settings.expose_sql_count else None
         token = statement_counter.set(counter)
         try:
+            if request.method not in ("GET", "POST"):
+                raise BadRequest(f"Method {request.method} is not allowed; use GET or POST.", 405)
             if self._is_lean(request):
                 response = await self._lean(request)
             else:
@@ -98,6 +103,8 @@ class GraphQLView(GraphQL[Context, None]):
             message = exc.reason if isinstance(exc, HTTPException) else exc.message
             status = exc.status_code if isinstance(exc, HTTPException) else exc.status
             response = Response(_error_body(message, "BAD_REQUEST"), status, media_type=_JSON)
+            if status == 405:
+                response.headers["allow"] = "GET, POST"
         except Unauthenticated as exc:
             # A credential was presented and is bad: refuse the request rather than run it
             # as anonymous (issue 4).
@@ -106,6 +113,14 @@ class GraphQLView(GraphQL[Context, None]):
                 401,
                 media_type=_JSON,
                 headers={"www-authenticate": 'Bearer error="invalid_token"'},
+            )
+        except Exception:
+            # The view answers every outcome itself (the app hands it /graphql directly).
+            log.exception("unhandled error serving %s /graphql", request.method)
+            response = Response(
+                _error_body(INTERNAL_MESSAGE, ErrorCode.INTERNAL_SERVER_ERROR.value),
+                500,
+                media_type=_JSON,
             )
         finally:
             statement_counter.reset(token)

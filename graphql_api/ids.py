@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+from functools import lru_cache
 
 from graphql_api.errors import BadUserInput
 
 
+# Every row of every page encodes its ID; the same rows are read again and again, so the
+# encodings are kept (a bounded LRU: a few MB at most).
+@lru_cache(maxsize=65_536)
 def encode_id(type_name: str, pk: int) -> str:
     return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Iterable, Sequence
 from contextlib import aclosing
+from functools import partial
 from typing import Any
 
 from graphql import ExecutionResult as CoreResult
@@ -39,25 +40,32 @@ from graphql_api.engine.run import Execution, is_awaitable
 from graphql_api.errors import ErrorCode, classify
 from schema.extensions import ApiSchema
 
+_new_info = partial(tuple.__new__, StrawberryResolveInfo)
+
 
 def strawberry_info(field: FieldPlan, path: Path, execution: Execution) -> Any:
-    """The info tuple Strawberry's execution context gives resolvers (coerced variables)."""
-    return StrawberryResolveInfo(
-        field.name,
-        field.nodes,
-        field.return_type,
-        field.parent_type,
-        path,
-        execution.schema,
-        execution.fragments,
-        execution.root_value,
-        execution.operation,
-        execution.variables.coerced,
-        execution.context,
-        is_awaitable,
-        None,
-        execution.helpers,
-        execution.extensions or {},
+    """The info tuple Strawberry's execution context gives resolvers (coerced variables).
+
+    Built with tuple.__new__: the NamedTuple's own __new__ is a Python lambda, and this runs
+    for every call of a resolver that takes arguments."""
+    return _new_info(
+        (
+            field.name,
+            field.nodes,
+            field.return_type,
+            field.parent_type,
+            path,
+            execution.schema,
+            execution.fragments,
+            execution.root_value,
+            execution.operation,
+            execution.variables.coerced,
+            execution.context,
+            is_awaitable,
+            None,
+            execution.helpers,
+            execution.extensions or {},
+        )
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable
+from operator import methodcaller
 from typing import Any
 
 from graphql import (
@@ -49,7 +50,12 @@ def _checked(coerce: Serializer, return_type: GraphQLLeafType) -> Serializer:
 
 
 def serializer(return_type: GraphQLLeafType) -> Serializer:
-    slow = _checked(return_type.coerce_output_value, return_type)
+    coerce = return_type.coerce_output_value
+    if coerce is str or isinstance(coerce, methodcaller):
+        # `str` (Decimal) and `methodcaller("isoformat")` (dates) never give null for a value,
+        # so graphql-core's null check can never fire: call them as they are (C, no frame).
+        return coerce
+    slow = _checked(coerce, return_type)
     if return_type is GraphQLString or return_type is GraphQLID:
         return lambda value: value if value.__class__ is str else slow(value)
     if return_type is GraphQLBoolean:
