@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 import orjson
 from sqlalchemy import (
@@ -150,12 +150,50 @@ def parse_str(value: Any) -> str:
     return value
 
 
+class Cursors(Sequence[str]):
+    """The cursors of a page's rows, each encoded when first read.
+
+    Most pages are read without their edges' cursors (`pageInfo { endCursor }` at most),
+    and encoding one costs more than serializing the rest of its row.
+    """
+
+    __slots__ = ("_encoded", "_items", "_key", "_sort")
+
+    def __init__(
+        self, items: Sequence[Any], sort: SortSpec, key: Callable[[Any], tuple[Any, int]]
+    ) -> None:
+        self._items = items
+        self._sort = sort
+        self._key = key
+        self._encoded: dict[int, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self._items)))]
+        if index < 0:
+            index += len(self._items)
+        cursor = self._encoded.get(index)
+        if cursor is None:
+            cursor = self._sort.cursor(*self._key(self._items[index]))
+            self._encoded[index] = cursor
+        return cursor
+
+
 @dataclass(slots=True)
 class Page(Generic[T]):
     """One page of rows with their cursors, as the query layer returns it."""
 
     items: list[T]
-    cursors: list[str]
+    cursors: Sequence[str]
     has_next_page: bool
     has_previous_page: bool
 
@@ -171,7 +209,7 @@ def build_page(
     items = list(rows[:first])
     return Page(
         items=items,
-        cursors=[sort.cursor(*key(item)) for item in items],
+        cursors=Cursors(items, sort, key),
         has_next_page=len(rows) > first,
         has_previous_page=after is not None,
     )

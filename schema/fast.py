@@ -22,6 +22,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLField, GraphQLObjectType, GraphQLResolveInfo
+from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
 
 from graphql_api.engine.plan import ENGINE_ATTRIBUTE, ENGINE_DIRECT
@@ -46,30 +47,68 @@ def _direct(field: StrawberryField) -> Resolver | None:
     resolver = field.base_resolver
     if resolver is None or field.arguments:
         return None
-    func: Callable[..., Any] = resolver.wrapped_func  # type: ignore[assignment]
-    if isinstance(func, staticmethod | classmethod):
-        return None if isinstance(func, classmethod) else _direct_call(resolver, func.__func__)
-    return _direct_call(resolver, func)
+    func = _static_func(resolver)
+    if func is None or _call_shape(resolver, func) is None:
+        return None
+    takes_info = resolver.info_parameter is not None
+    if takes_info:
+        resolve: Resolver = lambda source, gql_info: func(source, gql_info)  # noqa: E731
+    else:
+        resolve = lambda source, _info: func(source)  # noqa: E731
+    # Such resolvers read only `info.context` (see the module docstring), so the compiled
+    # engine calls `func` itself and gives every row of a request the same info object.
+    setattr(resolve, ENGINE_DIRECT, (func, takes_info, resolver.is_async, None))
+    return resolve
 
 
-def _direct_call(resolver: Any, func: Callable[..., Any]) -> Resolver | None:
+def _static_func(resolver: Any) -> Callable[..., Any] | None:
     if resolver.self_parameter is not None:
         # A method resolver expects `self` as a Strawberry object, not the source row.
         return None
-    params = list(inspect.signature(func).parameters)
-    parent = resolver.parent_parameter
-    info = resolver.info_parameter
-    names = {p.name for p in (parent, info) if p is not None}
-    if set(params) != names or parent is None or params[0] != parent.name:
+    func: Any = resolver.wrapped_func
+    if isinstance(func, classmethod):
         return None
-    if info is None:
-        resolve: Resolver = lambda source, _info: func(source)  # noqa: E731
-    else:
-        resolve = lambda source, gql_info: func(source, gql_info)  # noqa: E731
-    # Such resolvers read only `info.context` (see the module docstring), so the compiled
-    # engine calls `func` itself and gives every row of a request the same info object.
-    setattr(resolve, ENGINE_DIRECT, (func, info is not None, resolver.is_async))
-    return resolve
+    return func.__func__ if isinstance(func, staticmethod) else func
+
+
+def _call_shape(resolver: Any, func: Callable[..., Any]) -> list[str] | None:
+    """The argument names after (parent[, info]), or None if it is not called that way."""
+    params = list(inspect.signature(func).parameters)
+    parent, info = resolver.parent_parameter, resolver.info_parameter
+    if parent is None or not params or params[0] != parent.name:
+        return None
+    rest = params[1:]
+    if info is not None:
+        if not rest or rest[0] != info.name:
+            return None
+        rest = rest[1:]
+    return rest
+
+
+def _mark_direct_with_arguments(
+    schema: strawberry.Schema, gql_field: GraphQLField, field: StrawberryField
+) -> int:
+    """Let the engine call a resolver with arguments itself (Strawberry's wrapper stays for
+    graphql-core): arguments are converted once per request, not once per row."""
+    resolver = field.base_resolver
+    if resolver is None or not field.arguments or field.extensions or gql_field.resolve is None:
+        return 0
+    func = _static_func(resolver)
+    if func is None:
+        return 0
+    names = _call_shape(resolver, func)
+    if names is None or set(names) != {a.python_name for a in field.arguments}:
+        return 0
+    arguments = field.arguments
+    registry = schema.schema_converter.scalar_registry
+    config = schema.config
+
+    def convert(raw: dict[str, Any]) -> dict[str, Any]:
+        return convert_arguments(raw, arguments, scalar_registry=registry, config=config)
+
+    takes_info = resolver.info_parameter is not None
+    setattr(gql_field.resolve, ENGINE_DIRECT, (func, takes_info, resolver.is_async, convert))
+    return 1
 
 
 def streamline(schema: strawberry.Schema) -> int:
@@ -79,14 +118,16 @@ def streamline(schema: strawberry.Schema) -> int:
         if not isinstance(gql_type, GraphQLObjectType) or gql_type.name.startswith("__"):
             continue
         for gql_field in gql_type.fields.values():
-            changed += _streamline_field(gql_field)
+            changed += _streamline_field(schema, gql_field)
     return changed
 
 
-def _streamline_field(gql_field: GraphQLField) -> int:
+def _streamline_field(schema: strawberry.Schema, gql_field: GraphQLField) -> int:
     field = (gql_field.extensions or {}).get(_BACKREF)
     if not isinstance(field, StrawberryField) or field.extensions:
         return 0
+    if field.arguments:
+        return _mark_direct_with_arguments(schema, gql_field, field)
     if field.base_resolver is None:
         if field.default_resolver is not getattr:
             return 0

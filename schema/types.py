@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from enum import Enum
-from typing import Annotated, Any, Generic, TypeAlias, TypeVar
+from typing import Annotated, Any, Generic, TypeAlias, TypeVar, cast
 
 import strawberry
 from strawberry.types import Info as StrawberryInfo
@@ -39,6 +40,42 @@ def described_enum(enum_cls: E, *, name: str, description: str, values: Mapping[
 
 
 T = TypeVar("T")
+A = TypeVar("A")
+
+
+def later(future: Awaitable[T]) -> T:
+    """Return a DataLoader's future from a plain `def` resolver.
+
+    Both the engine and graphql-core await an awaitable a resolver returns. An `async def`
+    resolver would instead make a coroutine, and an asyncio Task to run it, for every row;
+    on list pages that cost more than the row itself. Typed as the loaded value, which is
+    what the field resolves to.
+    """
+    return cast(T, future)
+
+
+def then(future: Awaitable[A], convert: Callable[[A], T]) -> T:
+    """`later` for a value derived from the loaded one (e.g. a Connection from a Page)."""
+    source = asyncio.ensure_future(future)
+    result: asyncio.Future[T] = source.get_loop().create_future()
+
+    def done(loaded: asyncio.Future[A]) -> None:
+        if result.done():
+            return
+        if loaded.cancelled():
+            result.cancel()
+            return
+        error = loaded.exception()
+        if error is not None:
+            result.set_exception(error)
+            return
+        try:
+            result.set_result(convert(loaded.result()))
+        except Exception as exc:  # the field's error, as if the resolver had raised it
+            result.set_exception(exc)
+
+    source.add_done_callback(done)
+    return cast(T, result)
 
 
 @strawberry.interface(description="An object with a globally unique, opaque ID (Relay).")
@@ -54,16 +91,32 @@ class PageInfo:
     has_previous_page: bool = strawberry.field(
         description="True when this page was requested with `after`, so rows exist before it."
     )
-    start_cursor: str | None = strawberry.field(description="Cursor of the first edge, if any.")
-    end_cursor: str | None = strawberry.field(
+    # Cursors are computed only when selected (an encoding per row adds up on every page).
+    cursors: strawberry.Private[Sequence[str]]
+
+    @strawberry.field(description="Cursor of the first edge, if any.")
+    @staticmethod
+    def start_cursor(root: strawberry.Parent[PageInfo]) -> str | None:
+        return root.cursors[0] if root.cursors else None
+
+    @strawberry.field(
         description="Cursor of the last edge; pass it as `after` to fetch the next page."
     )
+    @staticmethod
+    def end_cursor(root: strawberry.Parent[PageInfo]) -> str | None:
+        return root.cursors[-1] if root.cursors else None
 
 
 @strawberry.type(description="One row of a connection with its cursor.")
 class Edge(Generic[T]):
     node: T = strawberry.field(description="The row.")
-    cursor: str = strawberry.field(description="Opaque keyset cursor of this row.")
+    cursors: strawberry.Private[Sequence[str]]
+    index: strawberry.Private[int]
+
+    @strawberry.field(description="Opaque keyset cursor of this row.")
+    @staticmethod
+    def cursor(root: strawberry.Parent[Edge[Any]]) -> str:
+        return root.cursors[root.index]
 
 
 @strawberry.type(description="A page of rows (Relay connection) with keyset cursors.")
@@ -81,17 +134,16 @@ class Connection(Generic[T]):
 
     @classmethod
     def from_page(cls, page: Page[Any], count: Callable[[], Awaitable[int]]) -> Connection[Any]:
-        edges: Sequence[Edge[Any]] = [
-            Edge(node=item, cursor=cursor)
-            for item, cursor in zip(page.items, page.cursors, strict=True)
-        ]
+        cursors = page.cursors
         return cls(
-            edges=list(edges),
+            edges=[
+                Edge(node=item, cursors=cursors, index=index)
+                for index, item in enumerate(page.items)
+            ],
             page_info=PageInfo(
                 has_next_page=page.has_next_page,
                 has_previous_page=page.has_previous_page,
-                start_cursor=page.cursors[0] if page.cursors else None,
-                end_cursor=page.cursors[-1] if page.cursors else None,
+                cursors=cursors,
             ),
             count=count,
         )

@@ -52,9 +52,10 @@ if TYPE_CHECKING:
 # Resolvers may carry these attributes (set by the schema layer) to say they are cheaper
 # to call than a general resolver:
 #   ENGINE_ATTRIBUTE: the name of the source attribute that is the field's value;
-#   ENGINE_DIRECT: (func, takes_info, is_async): call func(source) or func(source, info),
+#   ENGINE_DIRECT: (func, takes_info, is_async, convert): call func(source[, info], **args),
 #   where func reads nothing from `info` but `context` and static field facts, so one info
-#   object per field and request serves every row.
+#   object per field and request serves every row; `convert` (or None for a field without
+#   arguments) turns graphql-core's coerced arguments into func's, once per request.
 ENGINE_ATTRIBUTE = "__engine_attribute__"
 ENGINE_DIRECT = "__engine_direct__"
 
@@ -83,6 +84,7 @@ class FieldPlan(Position):
         "args",
         "attribute",
         "complete",
+        "convert",
         "definition",
         "direct",
         "direct_async",
@@ -123,6 +125,7 @@ class FieldPlan(Position):
         self.attribute: str | None = None
         self.getter: Callable[[Any], Any] | None = None
         self.direct: Callable[..., Any] | None = None
+        self.convert: Callable[[dict[str, Any]], dict[str, Any]] | None = None
         self.direct_info = False
         self.direct_async = False
         self.resolve: Callable[..., Any] | None = None
@@ -279,8 +282,8 @@ class Compiler:
             field.resolve = resolve
             if not has_args:
                 field.args = {}
-                if direct is not None:
-                    field.direct, field.direct_info, field.direct_async = direct
+            if direct is not None and (direct[3] is not None or not has_args):
+                field.direct, field.direct_info, field.direct_async, field.convert = direct
         unwrapped = definition.type
         if is_non_null_type(unwrapped):
             unwrapped = unwrapped.of_type

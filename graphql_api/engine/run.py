@@ -128,6 +128,7 @@ class Execution:
     __slots__ = (
         "args",
         "context",
+        "converted_args",
         "data",
         "error_positions",
         "errors",
@@ -166,6 +167,7 @@ class Execution:
         self.error_positions: set[tuple[str | int, ...]] = set()
         self.pending: list[Deferred] = []
         self.args: dict[FieldPlan, dict[str, Any]] = {}
+        self.converted_args: dict[FieldPlan, dict[str, Any]] = {}
         self.infos: dict[FieldPlan, GraphQLResolveInfo[Any]] = {}
         self.data: dict[str, Any] | None = None
         self.helpers = _HELPERS
@@ -193,6 +195,15 @@ class Execution:
                 field.definition, field.nodes[0], self.variables
             )
         return args
+
+    def converted(self, field: FieldPlan) -> dict[str, Any]:
+        """A direct resolver's arguments, converted once per request (see plan.ENGINE_DIRECT)."""
+        converted = self.converted_args.get(field)
+        if converted is None:
+            convert = field.convert
+            assert convert is not None
+            converted = self.converted_args[field] = convert(self.arguments(field))
+        return converted
 
     # --- errors --------------------------------------------------------------------------
 
@@ -243,8 +254,11 @@ class Execution:
         """Run the queued waves until nothing is pending (see the module docstring)."""
         while self.pending:
             wave, self.pending = self.pending, []
+            # The whole wave first, then its completions in one go: the loads those make
+            # (the next wave) all happen in the same loop turn, so each loader batches them.
             for entry in wave:
                 await _until_done(entry.awaiting)
+            for entry in wave:
                 if self.data is None:
                     return
                 self._resume(entry)
@@ -335,7 +349,13 @@ def run_field(field: FieldPlan, source: Any, path: Path | None, out: dict[str, A
     field_path = new_path((path, field.key, field.typename))
     direct = field.direct
     if direct is not None:
-        if field.direct_info:
+        if field.convert is not None:
+            kwargs = execution.converted(field)
+            if field.direct_info:
+                value = direct(source, execution.shared_info(field, field_path), **kwargs)
+            else:
+                value = direct(source, **kwargs)
+        elif field.direct_info:
             value = direct(source, execution.shared_info(field, field_path))
         else:
             value = direct(source)

@@ -11,7 +11,7 @@ from graphql_api.db.enums import Role as RoleEnum
 from graphql_api.db.queries.accounts import USER_CLASSES, AnyUser
 from graphql_api.ids import encode_id
 from schema.accounts.permissions import CanReadEmail, CanReadUserPortfolios
-from schema.types import Info, Node, described_enum
+from schema.types import Info, Node, described_enum, later
 
 if TYPE_CHECKING:
     from schema.businesses.types import BusinessType
@@ -63,13 +63,13 @@ class UserType(Node):
         permission_classes=[CanReadUserPortfolios],
     )
     @staticmethod
-    async def portfolios(root: strawberry.Parent[AnyUser], info: Info) -> list[PortfolioRef] | None:
-        return await info.context.loaders.portfolios_by_owner_id.load(root.id)  # type: ignore[return-value]
+    def portfolios(root: strawberry.Parent[AnyUser], info: Info) -> list[PortfolioRef] | None:
+        return later(info.context.loaders.portfolios_by_owner_id.load(root.id))  # type: ignore[return-value]
 
     @strawberry.field(description="Businesses the user owns (public fields for everyone).")
     @staticmethod
-    async def businesses(root: strawberry.Parent[AnyUser], info: Info) -> list[BusinessRef]:
-        return await info.context.loaders.businesses_by_owner_id.load(root.id)  # type: ignore[return-value]
+    def businesses(root: strawberry.Parent[AnyUser], info: Info) -> list[BusinessRef]:
+        return later(info.context.loaders.businesses_by_owner_id.load(root.id))  # type: ignore[arg-type]
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Info) -> bool:

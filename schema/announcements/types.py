@@ -17,7 +17,7 @@ from graphql_api.db.queries.announcements import (
 )
 from graphql_api.ids import encode_id
 from schema.businesses.types import BusinessSize
-from schema.types import Connection, Info, Node, described_enum
+from schema.types import Connection, Info, Node, described_enum, later
 
 AnnouncementStatus = described_enum(
     AnnouncementStatusEnum,
@@ -127,15 +127,15 @@ class AnnouncementType(Node):
 
     @strawberry.field(description="The business that posted the call, if any.")
     @staticmethod
-    async def business(root: strawberry.Parent[AnyAnnouncement], info: Info) -> BusinessRef | None:
+    def business(root: strawberry.Parent[AnyAnnouncement], info: Info) -> BusinessRef | None:
         if root.business_id is None:
             return None
-        return await info.context.loaders.business_by_id.load(root.business_id)  # type: ignore[return-value]
+        return later(info.context.loaders.business_by_id.load(root.business_id))  # type: ignore[return-value]
 
     @strawberry.field(description="Number of applications submitted to this call.")
     @staticmethod
-    async def application_count(root: strawberry.Parent[AnyAnnouncement], info: Info) -> int:
-        return await info.context.loaders.application_count_by_announcement_id.load(root.id)
+    def application_count(root: strawberry.Parent[AnyAnnouncement], info: Info) -> int:
+        return later(info.context.loaders.application_count_by_announcement_id.load(root.id))
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Info) -> bool:

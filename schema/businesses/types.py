@@ -16,7 +16,7 @@ from graphql_api.ids import encode_id
 from graphql_api.pagination import page_size
 from loaders.pages import PageKey, ParentOnlyKey, TopKey
 from schema.businesses.permissions import CanReadSensitiveBusinessFields
-from schema.types import Connection, Info, Node, described_enum
+from schema.types import Connection, Info, Node, described_enum, later, then
 
 if TYPE_CHECKING:
     from schema.accounts.types import UserType
@@ -118,17 +118,17 @@ class BusinessType(Node):
 
     @strawberry.field(description="The user who manages this business, if any.")
     @staticmethod
-    async def owner(root: strawberry.Parent[AnyBusiness], info: Info) -> UserRef | None:
+    def owner(root: strawberry.Parent[AnyBusiness], info: Info) -> UserRef | None:
         if root.owner_id is None:
             return None
-        return await info.context.loaders.user_by_id.load(root.owner_id)  # type: ignore[return-value]
+        return later(info.context.loaders.user_by_id.load(root.owner_id))  # type: ignore[return-value]
 
     @strawberry.field(
         description="Announcements this business posted, newest published first. Drafts "
         "appear only for editors, admins and services with announcements:write."
     )
     @staticmethod
-    async def announcements(
+    def announcements(
         root: strawberry.Parent[AnyBusiness],
         info: Info,
         first: Annotated[int | None, strawberry.argument(description=_FIRST)] = None,
@@ -136,7 +136,7 @@ class BusinessType(Node):
     ) -> Connection[AnnouncementRef]:
         loaders = info.context.loaders
         include_drafts = info.context.principal.can_see_drafts_of_announcements
-        page = await loaders.announcements_by_business_id.load(
+        page = loaders.announcements_by_business_id.load(
             PageKey(root.id, page_size(first), after, include_drafts)
         )
 
@@ -144,7 +144,7 @@ class BusinessType(Node):
             key = ParentOnlyKey(root.id, include_drafts)
             return await loaders.announcement_count_by_business_id.load(key)
 
-        return Connection.from_page(page, count)
+        return then(page, lambda loaded: Connection.from_page(loaded, count))
 
     @strawberry.field(
         description="Open published calls this business is eligible for (each of industry, "
@@ -152,7 +152,7 @@ class BusinessType(Node):
         "restricting more of the three criteria, then the soonest closing."
     )
     @staticmethod
-    async def matching_announcements(
+    def matching_announcements(
         root: strawberry.Parent[AnyBusiness],
         info: Info,
         first: Annotated[
@@ -162,7 +162,7 @@ class BusinessType(Node):
     ) -> list[AnnouncementRef]:
         limit = MATCHES_DEFAULT if first is None else page_size(first)
         key = TopKey(root.id, limit, info.context.now)
-        return await info.context.loaders.matching_announcements_by_business_id.load(key)  # type: ignore[return-value]
+        return later(info.context.loaders.matching_announcements_by_business_id.load(key))  # type: ignore[arg-type]
 
     @strawberry.field(
         description="This business's applications, newest first. Owner, editors and admins "
@@ -192,9 +192,9 @@ class BusinessType(Node):
         "+ rejected), from 0 to 1; null when none has been decided yet."
     )
     @staticmethod
-    async def success_rate(root: strawberry.Parent[AnyBusiness], info: Info) -> float | None:
+    def success_rate(root: strawberry.Parent[AnyBusiness], info: Info) -> float | None:
         key = ParentOnlyKey(root.id)
-        return await info.context.loaders.success_rate_by_business_id.load(key)
+        return later(info.context.loaders.success_rate_by_business_id.load(key))
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Info) -> bool:
@@ -223,13 +223,13 @@ class ApplicationType(Node):
 
     @strawberry.field(description="The business that applied.")
     @staticmethod
-    async def business(root: strawberry.Parent[AnyApplication], info: Info) -> BusinessType:
-        return await info.context.loaders.business_by_id.load(root.business_id)  # type: ignore[return-value]
+    def business(root: strawberry.Parent[AnyApplication], info: Info) -> BusinessType:
+        return later(info.context.loaders.business_by_id.load(root.business_id))  # type: ignore[return-value]
 
     @strawberry.field(description="The announcement applied to.")
     @staticmethod
-    async def announcement(root: strawberry.Parent[AnyApplication], info: Info) -> AnnouncementRef:
-        return await info.context.loaders.announcement_by_id.load(root.announcement_id)  # type: ignore[return-value]
+    def announcement(root: strawberry.Parent[AnyApplication], info: Info) -> AnnouncementRef:
+        return later(info.context.loaders.announcement_by_id.load(root.announcement_id))  # type: ignore[return-value]
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Info) -> bool:

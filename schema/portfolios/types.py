@@ -24,7 +24,7 @@ from graphql_api.errors import NotFound
 from graphql_api.ids import encode_id
 from graphql_api.pagination import page_size
 from loaders.pages import PageKey
-from schema.types import AfterArg, Connection, FirstArg, Info, Node, described_enum
+from schema.types import AfterArg, Connection, FirstArg, Info, Node, described_enum, later
 
 if TYPE_CHECKING:
     from schema.accounts.types import UserType
@@ -193,8 +193,8 @@ class PortfolioType(Node):
 
     @strawberry.field(description="Open positions (quantity above zero), by security.")
     @staticmethod
-    async def holdings(root: strawberry.Parent[AnyPortfolio], info: Info) -> list[HoldingType]:
-        return await info.context.loaders.holdings_by_portfolio_id.load(root.id)  # type: ignore[return-value]
+    def holdings(root: strawberry.Parent[AnyPortfolio], info: Info) -> list[HoldingType]:
+        return later(info.context.loaders.holdings_by_portfolio_id.load(root.id))  # type: ignore[arg-type]
 
     @strawberry.field(description="Executed trades, newest first.")
     @staticmethod
