@@ -9,9 +9,8 @@ different arguments (rare: aliases) form separate groups, one query each.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from aiodataloader import DataLoader
 
@@ -19,7 +18,7 @@ from graphql_api.db.engine import Database
 
 
 class ParentKey(Protocol):
-    """A hashable, frozen dataclass key with a `parent_id` field."""
+    """A NamedTuple key whose first field is `parent_id` (the rest are the arguments)."""
 
     @property
     def parent_id(self) -> int: ...
@@ -29,8 +28,9 @@ K = TypeVar("K", bound=ParentKey)
 R = TypeVar("R")
 
 
-@dataclass(frozen=True, slots=True)
-class PageKey:
+# Keys are NamedTuples: hashed and compared in C (a loader hashes each key several times),
+# and their arguments are the tuple after `parent_id`, so grouping is a slice.
+class PageKey(NamedTuple):
     """One parent's page of a nested connection."""
 
     parent_id: int
@@ -40,8 +40,7 @@ class PageKey:
     include_drafts: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class TopKey:
+class TopKey(NamedTuple):
     """One parent's top-`first` list, ranked as of the request's clock."""
 
     parent_id: int
@@ -49,8 +48,7 @@ class TopKey:
     now: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class ParentOnlyKey:
+class ParentOnlyKey(NamedTuple):
     """A per-parent value that depends on at most a visibility flag."""
 
     parent_id: int
@@ -69,14 +67,15 @@ class GroupedLoader(DataLoader[K, R], Generic[K, R]):
         raise NotImplementedError
 
     async def batch_load_fn(self, keys: Sequence[K]) -> list[R]:
-        groups: dict[K, list[int]] = {}
+        # Arguments (the key after its parent_id) -> a key standing for them, and parents.
+        groups: dict[tuple[Any, ...], tuple[K, list[int]]] = {}
         for key in keys:
-            args = replace(key, parent_id=0)  # type: ignore[type-var]
-            groups.setdefault(args, []).append(key.parent_id)
-        results: dict[K, R] = {}
-        for args, parent_ids in groups.items():
-            unique = list(dict.fromkeys(parent_ids))
-            found = await self.fetch(unique, args)
-            for parent_id in unique:
-                results[replace(args, parent_id=parent_id)] = found[parent_id]  # type: ignore[type-var]
-        return [results[key] for key in keys]
+            group = groups.get(key[1:])  # type: ignore[index]
+            if group is None:
+                groups[key[1:]] = (key, [key.parent_id])  # type: ignore[index]
+            else:
+                group[1].append(key.parent_id)
+        found: dict[tuple[Any, ...], dict[int, R]] = {}
+        for arguments, (args, parent_ids) in groups.items():
+            found[arguments] = await self.fetch(list(dict.fromkeys(parent_ids)), args)
+        return [found[key[1:]][key.parent_id] for key in keys]  # type: ignore[index]
