@@ -7,10 +7,12 @@ import contextlib
 import dataclasses
 import getpass
 import logging
+import os
 import signal
 import sys
 from collections.abc import Iterator
 from types import FrameType
+from typing import Any
 
 import click
 
@@ -86,7 +88,13 @@ def main() -> None:
 @main.command()
 @click.option("--host", default=None, help="Bind address (default HOST or 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port (default PORT or 8000).")
-def serve(host: str | None, port: int | None) -> None:
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(1, 64),
+    help="Server processes (default WORKERS or 1); one per core the server may use.",
+)
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Run the server; with no DATABASE_URL/REDIS_URL, start embedded PostgreSQL and Redis."""
     import uvicorn
 
@@ -96,22 +104,16 @@ def serve(host: str | None, port: int | None) -> None:
     configure_logging(settings.log_level)
     host = host or settings.host
     port = port or settings.port
+    workers = workers or settings.workers
     with _services(settings) as live:
         asyncio.run(_prepare(live, seed_if_empty=settings.embedded and live.seed_demo_data))
-        app = create_app(dataclasses.replace(live, auto_migrate=False))
         click.echo(f"GraphQL endpoint and GraphiQL: http://{host}:{port}/graphql", err=True)
         _print_demo_logins(live)
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            log_config=None,
-            lifespan="on",
-            proxy_headers=True,
-            # permessage-deflate keeps zlib state per connection (~40 KB each): with 1,000
-            # subscribers that alone breaks R16's 150 MB (bench/RESULTS.md).
-            ws_per_message_deflate=False,
-        )
+        if workers > 1:
+            _serve_workers(live, host, port, workers)
+            return
+        app = create_app(dataclasses.replace(live, auto_migrate=False))
+        uvicorn.run(app, host=host, port=port, **_UVICORN_OPTIONS)
 
 
 @main.command()
@@ -166,6 +168,45 @@ def seed(scale: int, seed_value: int) -> None:
         counts = asyncio.run(run(live.database_url))
     for table, count in counts.items():
         click.echo(f"{table}: {count}")
+
+
+_UVICORN_OPTIONS: dict[str, Any] = {
+    "log_config": None,
+    "lifespan": "on",
+    "proxy_headers": True,
+    # uvloop and httptools when installed (uvicorn[standard] installs both).
+    "loop": "auto",
+    "http": "auto",
+    # permessage-deflate keeps zlib state per connection (~40 KB each): with 1,000
+    # subscribers that alone breaks R16's 150 MB (bench/RESULTS.md).
+    "ws_per_message_deflate": False,
+}
+
+
+def _serve_workers(live: Settings, host: str, port: int, workers: int) -> None:
+    """uvicorn's worker processes, each building the app from the environment.
+
+    The services the parent started (or was given) and one JWT secret are handed down in
+    the environment, so every worker accepts the tokens any other issued.
+    """
+    import uvicorn
+
+    assert live.database_url is not None
+    assert live.redis_url is not None
+    os.environ.update(
+        DATABASE_URL=live.database_url,
+        REDIS_URL=live.redis_url,
+        JWT_SECRET=live.jwt_secret,
+        AUTO_MIGRATE="false",
+    )
+    uvicorn.run(
+        "graphql_api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        **_UVICORN_OPTIONS,
+    )
 
 
 def _print_demo_logins(settings: Settings) -> None:

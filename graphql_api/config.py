@@ -87,6 +87,8 @@ class Settings:
     home: Path = field(default_factory=lambda: Path(".graphql-api"))
     host: str = "127.0.0.1"
     port: int = 8000
+    # `serve` worker processes; one per core the server may use (README, Performance).
+    workers: int = 1
     jwt_secret: str = field(default_factory=lambda: secrets.token_urlsafe(48), repr=False)
     jwt_algorithm: str = "HS256"
     jwt_issuer: str = "graphql-api"
@@ -158,6 +160,7 @@ class Settings:
             home=Path(home_raw) if home_raw else Path(".graphql-api"),
             host=source.get("HOST", "127.0.0.1").strip() or "127.0.0.1",
             port=_int(source, "PORT", 8000, low=1, high=65535),
+            workers=_int(source, "WORKERS", 1, low=1, high=64),
             jwt_secret=jwt_secret,
             jwt_algorithm=algorithm,
             jwt_issuer=source.get("JWT_ISSUER", "graphql-api").strip() or "graphql-api",
