@@ -54,9 +54,8 @@ def later(future: Awaitable[T]) -> T:
     return cast(T, future)
 
 
-def then(future: Awaitable[A], convert: Callable[[A], T]) -> T:
+def then(source: asyncio.Future[A], convert: Callable[[A], T]) -> T:
     """`later` for a value derived from the loaded one (e.g. a Connection from a Page)."""
-    source = asyncio.ensure_future(future)
     result: asyncio.Future[T] = source.get_loop().create_future()
 
     def done(loaded: asyncio.Future[A]) -> None:
