@@ -108,6 +108,12 @@ def start(
     return _PENDING
 
 
+def _observe(future: asyncio.Future[Any]) -> None:
+    """Retrieve an abandoned future's outcome so asyncio does not log it as never retrieved."""
+    if not future.cancelled():
+        future.exception()
+
+
 async def _until_done(awaiting: asyncio.Future[Any]) -> None:
     """Wait for a future without raising its error (`_resume` reads the outcome)."""
     if awaiting.done():
@@ -260,6 +266,10 @@ class Execution:
                 await _until_done(entry.awaiting)
             for entry in wave:
                 if self.data is None:
+                    # `data` is null: nothing left can show. Let the rest finish unobserved.
+                    for left in (*wave, *self.pending):
+                        left.awaiting.add_done_callback(_observe)
+                    self.pending = []
                     return
                 self._resume(entry)
 
