@@ -114,18 +114,24 @@ def _observe(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
-async def _until_done(awaiting: asyncio.Future[Any]) -> None:
-    """Wait for a future without raising its error (`_resume` reads the outcome)."""
-    if awaiting.done():
-        return
-    try:
-        await awaiting
-    except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise  # this request is being cancelled, not just the awaited future
-    except Exception:  # noqa: S110  (the outcome stays in the future)
-        pass
+async def _in_completion_order(wave: list[Deferred]) -> list[Deferred]:
+    """Wait for every entry of a wave; return them in the order their futures finished."""
+    finished: list[Deferred] = [entry for entry in wave if entry.awaiting.done()]
+    waiting = len(wave) - len(finished)
+    if not waiting:
+        return finished
+    all_done = asyncio.get_running_loop().create_future()
+
+    def one_done(entry: Deferred, _future: asyncio.Future[Any]) -> None:
+        finished.append(entry)
+        if len(finished) == len(wave) and not all_done.done():
+            all_done.set_result(None)
+
+    for entry in wave:
+        if not entry.awaiting.done():
+            entry.awaiting.add_done_callback(partial(one_done, entry))
+    await all_done
+    return finished
 
 
 class Execution:
@@ -262,9 +268,9 @@ class Execution:
             wave, self.pending = self.pending, []
             # The whole wave first, then its completions in one go: the loads those make
             # (the next wave) all happen in the same loop turn, so each loader batches them.
-            for entry in wave:
-                await _until_done(entry.awaiting)
-            for entry in wave:
+            # Completed in the order they finished, as graphql-core records errors (and,
+            # once a null reaches a parent, ignores what its siblings raise afterwards).
+            for entry in await _in_completion_order(wave):
                 if self.data is None:
                     # `data` is null: nothing left can show. Let the rest finish unobserved.
                     for left in (*wave, *self.pending):
