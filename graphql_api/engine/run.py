@@ -412,6 +412,7 @@ def build_object_runner(plan: ObjectPlan) -> None:
         "run_field": run_field,
         "field_error": field_error,
         "Path": Path,
+        "new_path": new_path,
         "MIN_INT": -(2**31),
         "MAX_INT": 2**31 - 1,
     }
@@ -424,9 +425,19 @@ def build_object_runner(plan: ObjectPlan) -> None:
         inline = _inline_leaf(field, index, value, namespace)
         if inline is None:
             items.append(f"{field.key!r}: None")
+            if field.attribute is not None and field.attribute.isidentifier() and not field.leaf:
+                # A composite read from an attribute (edges, node, pageInfo ...): completed
+                # here, without run_field's dispatch.
+                namespace[f"C{index}"] = field.complete
+                call = (
+                    f"C{index}(source.{field.attribute}, "
+                    f"new_path((path, {field.key!r}, {field.typename!r})), execution)"
+                )
+            else:
+                call = f"run_field(F{index}, source, path, out, execution)"
             slow.append(
                 f"    try:\n"
-                f"        out[{field.key!r}] = run_field(F{index}, source, path, out, execution)\n"
+                f"        out[{field.key!r}] = {call}\n"
                 f"    except Exception as raw:\n"
                 f"        field_error(raw, F{index}, path, out, execution)"
             )
