@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final
 
@@ -25,6 +27,26 @@ MAX_CONCURRENT_HASHES: Final = 2
 
 # A value no Argon2 hash can equal: an account with it cannot log in (the demo seed's users).
 UNUSABLE_PASSWORD_HASH: Final = "!"  # noqa: S105  (a marker, not a password)
+
+
+def _fix_mmap_threshold() -> None:
+    """Keep hash buffers out of the heap (R16's memory budget).
+
+    glibc serves the first 19 MiB buffer with mmap and returns it when freed, but then
+    raises its mmap threshold, so every later one comes from the heap and stays in the
+    process's RSS after it is freed (+20 MB after one login). A fixed threshold keeps large
+    buffers on mmap. Process-wide, set once by whatever process may hash.
+    """
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: its own policy applies
+        ctypes.CDLL(name).mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+
+
+MMAP_THRESHOLD_BYTES: Final = 256 * 1024
+_M_MMAP_THRESHOLD: Final = -3  # glibc's mallopt parameter number
+_fix_mmap_threshold()
 
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 _dummy_hashes: dict[int, str] = {}
