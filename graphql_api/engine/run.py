@@ -517,15 +517,29 @@ def object_completer(field: FieldPlan, plan: ObjectPlan) -> Completer:
     def complete(value: Any, path: Path, execution: Execution) -> Any:
         if value is None:
             return None
-        if is_type_of is not None:
-            ok = is_type_of(value, execution.shared_info(field, path))
-            if not ok:
-                raise invalid_return_type_error(plan.type, value, field.nodes)
-        run = plan.run
-        assert run is not None
-        return run(value, path, execution)
+        if is_type_of is None:
+            run = plan.run
+            assert run is not None
+            return run(value, path, execution)
+        return _run_checked(plan, field, value, path, execution.shared_info(field, path), execution)
 
     return complete
+
+
+def _run_checked(
+    plan: ObjectPlan,
+    field: FieldPlan,
+    value: Any,
+    path: Path,
+    info: GraphQLResolveInfo[Any],
+    execution: Execution,
+) -> dict[str, Any]:
+    """The object's fields, after graphql-core's `is_type_of` check of the value."""
+    if plan.is_type_of is not None and not plan.is_type_of(value, info):
+        raise invalid_return_type_error(plan.type, value, field.nodes)
+    run = plan.run
+    assert run is not None
+    return run(value, path, execution)
 
 
 def abstract_completer(
@@ -546,12 +560,7 @@ def abstract_completer(
         if is_awaitable(runtime):
             raise GraphQLError("Asynchronous type resolution is not supported.", field.nodes)
         object_type = _runtime_type(runtime, abstract_type, field, value, schema)
-        plan = plan_for(object_type)
-        if plan.is_type_of is not None and not plan.is_type_of(value, info):
-            raise invalid_return_type_error(object_type, value, field.nodes)
-        run = plan.run
-        assert run is not None
-        return run(value, path, execution)
+        return _run_checked(plan_for(object_type), field, value, path, info, execution)
 
     return complete
 
