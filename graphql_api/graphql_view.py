@@ -1,10 +1,10 @@
 """The /graphql endpoint.
 
-Queries and mutations over HTTP take a lean path: cached parse+validate
-(`graphql_api.documents`), graphql-core execution with Strawberry's execution context,
-coded and masked errors, orjson encoding. Strawberry's own view still serves what it does
-best and is not on the hot path: GraphiQL in a browser, multipart requests and the
-WebSocket protocols (graphql-transport-ws and legacy graphql-ws).
+The HTTP transport: reads the request (JSON body or query string), answers transport
+problems in GraphQL's JSON shape, builds the typed Context and runs the operation on the
+one execution path (`graphql_api.engine.operations`), then encodes with orjson. Strawberry's
+view serves the GraphiQL page, non-JSON bodies and the WebSocket protocols; whatever they
+execute reaches the same path through `EngineSchema` (graphql_api/strawberry_engine.py).
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ class GraphQLView(GraphQL[Context, None]):
         try:
             prepared = self.operations.prepare(payload.get("query"), operation_name)
         except RequestError as exc:
-            if not isinstance(payload.get("query"), str) or not payload["query"].strip():
+            if exc.reason == RequestError.NO_QUERY:
                 raise BadRequest(exc.errors[0].message) from None
             return self._respond(ExecutionResult(None, exc.errors))
         operation = prepared.operation_type

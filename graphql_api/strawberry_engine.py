@@ -97,12 +97,12 @@ class EngineSchema(ApiSchema):
         allowed: Iterable[OperationType] | None,
     ) -> Prepared:
         """Prepare, raising Strawberry's exceptions where its transports expect them."""
-        if not query:
-            raise MissingQueryError
         try:
             prepared = self.operations.prepare(query, operation_name)
         except RequestError as exc:
-            if exc.unknown_operation is not False:
+            if exc.reason == RequestError.NO_QUERY:
+                raise MissingQueryError from None
+            if exc.reason == RequestError.UNKNOWN_OPERATION:
                 raise CannotGetOperationTypeError(operation_name) from None
             raise
         kind = OperationType(prepared.operation_type.value)
@@ -124,6 +124,19 @@ class EngineSchema(ApiSchema):
             prepared = self._prepare(query, operation_name, allowed_operation_types)
         except RequestError as exc:
             return PreExecutionError(data=None, errors=_coded(exc.errors))
+        return await self._result(
+            prepared, variable_values, context_value, root_value, operation_extensions
+        )
+
+    async def _result(
+        self,
+        prepared: Prepared,
+        variable_values: dict[str, Any] | None,
+        context_value: Any,
+        root_value: Any,
+        operation_extensions: dict[str, Any] | None,
+    ) -> ExecutionResult:
+        """A prepared query or mutation, run, with coded errors."""
         result = await self.operations.execute(
             prepared,
             context=context_value,
@@ -190,10 +203,9 @@ class EngineSchema(ApiSchema):
             yield PreExecutionError(data=None, errors=_request_errors(exc))
             return
         if prepared.operation_type.value != OperationType.SUBSCRIPTION.value:
-            yield await self.execute(
-                query, variable_values, context_value, root_value, operation_name,
-                None, operation_extensions,
-            )  # fmt: skip
+            yield await self._result(
+                prepared, variable_values, context_value, root_value, operation_extensions
+            )
             return
         source = await self.operations.subscribe(
             prepared, context=context_value, variables=variable_values, root_value=root_value

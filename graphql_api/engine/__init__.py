@@ -197,6 +197,24 @@ class Engine:
         variables = self._variables(operation, variable_values)
         if isinstance(variables, list):
             return ExecutionResult(None, variables)
+        return self._execute(
+            entry, variables, context_value, variable_values, root_value, extensions
+        )
+
+    def _execute(
+        self,
+        entry: _Entry,
+        variables: VariableValues,
+        context_value: Any,
+        variable_values: dict[str, Any] | None,
+        root_value: Any,
+        extensions: dict[str, Any] | None,
+    ) -> ExecutionResult | Awaitable[ExecutionResult]:
+        """Run an operation whose variables are coerced (`variable_values`: as received)."""
+        operation = entry.operation
+        document = entry.document
+        assert operation is not None
+        operation_name = operation.name.value if operation.name else None
         plan = self._plan(entry, variables) if entry.supported else None
         if plan is None:
             return self._fallback(document, context_value, variable_values, operation_name,
@@ -306,24 +324,23 @@ class Engine:
             stream = await stream
         if isinstance(stream, ExecutionResult):
             return stream
-        return self._responses(stream, document, context_value, variable_values, operation_name)
+        # The operation and its variables were found and coerced once, for every event.
+        entry = self._entry(document, operation_name)
+        return self._responses(stream, entry, executor.variable_values, context_value,
+                               variable_values)  # fmt: skip
 
     async def _responses(
         self,
         stream: AsyncIterable[Any],
-        document: DocumentNode,
+        entry: _Entry,
+        variables: VariableValues,
         context_value: Any,
         variable_values: dict[str, Any] | None,
-        operation_name: str | None,
     ) -> AsyncIterator[ExecutionResult]:
         try:
             async for event in stream:
-                result = self.execute(
-                    document,
-                    context_value=context_value,
-                    variable_values=variable_values,
-                    operation_name=operation_name,
-                    root_value=event,
+                result = self._execute(
+                    entry, variables, context_value, variable_values, event, None
                 )
                 if isawaitable(result):
                     result = await result

@@ -21,18 +21,20 @@ from graphql_api.engine.run import default_info
 
 
 class RequestError(Exception):
-    """The request cannot run at all: nothing was executed (bad document, wrong operation).
+    """The request cannot run at all: nothing was executed.
 
-    `errors` are what the client gets; `unknown_operation` tells transports that refuse
-    such requests differently (WebSocket closes the operation).
+    `errors` are what the client gets; `reason` lets transports refuse each case their own
+    way (HTTP answers a missing query with 400; WebSocket closes on an unknown operation).
     """
 
-    def __init__(
-        self, errors: list[GraphQLError], *, unknown_operation: str | bool | None = False
-    ) -> None:
+    NO_QUERY = "no_query"
+    UNKNOWN_OPERATION = "unknown_operation"
+    INVALID = "invalid"
+
+    def __init__(self, errors: list[GraphQLError], reason: str = INVALID) -> None:
         super().__init__(errors[0].message)
         self.errors = errors
-        self.unknown_operation = unknown_operation
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +60,9 @@ class Operations:
     def prepare(self, query: object, operation_name: str | None) -> Prepared:
         """Parse and validate (cached), and pick the operation; RequestError if it cannot run."""
         if not isinstance(query, str) or not query.strip():
-            raise RequestError([GraphQLError("No GraphQL query found in the request.")])
+            raise RequestError(
+                [GraphQLError("No GraphQL query found in the request.")], RequestError.NO_QUERY
+            )
         prepared = self.documents.get(query)
         if prepared.document is None:
             raise RequestError(prepared.errors)
@@ -69,7 +73,7 @@ class Operations:
                 if operation_name
                 else "Must provide operation name if query contains multiple operations."
             )
-            raise RequestError([GraphQLError(message)], unknown_operation=operation_name)
+            raise RequestError([GraphQLError(message)], RequestError.UNKNOWN_OPERATION)
         return Prepared(prepared, operation_type, operation_name)
 
     async def execute(

@@ -269,7 +269,7 @@ class Compiler:
             typename = field.typename
             field.getter = lambda source: typename
             field.leaf = True
-            field.serialize = lambda value: value
+            field.complete = lambda value, path, execution: value
             return
         resolve = definition.resolve or default_field_resolver
         has_args = bool(definition.args or field.nodes[0].arguments)

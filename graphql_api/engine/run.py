@@ -84,10 +84,7 @@ class Deferred:
         self.position = position
 
 
-_PENDING = object()
-
-
-def start(
+def queue(
     value: Any,
     complete: Completer,
     container: Any,
@@ -95,8 +92,8 @@ def start(
     path: Path,
     position: Position,
     execution: Execution,
-) -> Any:
-    """Queue an awaitable; returns `_PENDING`.
+) -> None:
+    """Queue an awaitable whose completed value belongs in `container[key]`.
 
     A DataLoader future is awaited as it is. A coroutine becomes an asyncio Task (so it runs
     with a Task's semantics: current_task, timeouts, cancellation); resolvers on hot paths
@@ -105,7 +102,6 @@ def start(
     if not isinstance(value, asyncio.Future):
         value = asyncio.ensure_future(value)
     execution.pending.append(Deferred(value, complete, container, key, path, position))
-    return _PENDING
 
 
 def _observe(future: asyncio.Future[Any]) -> None:
@@ -220,20 +216,17 @@ class Execution:
     # --- errors --------------------------------------------------------------------------
 
     def add_error(self, error: GraphQLError, path: Path | None) -> None:
-        keys = tuple(path.as_list()) if path is not None else ()
-        positions = self.error_positions
-        if positions:
-            for end in range(len(keys) + 1):
-                if keys[:end] in positions:
-                    return
-        positions.add(keys)
+        """Record an error nulling `path`, unless an error already nulled it or a parent."""
+        if self.nulled(path):
+            return
+        self.error_positions.add(tuple(path.as_list()) if path is not None else ())
         self.errors.append(error)
 
-    def nulled(self, path: Path) -> bool:
+    def nulled(self, path: Path | None) -> bool:
         positions = self.error_positions
         if not positions:
             return False
-        keys = tuple(path.as_list())
+        keys = tuple(path.as_list()) if path is not None else ()
         return any(keys[:end] in positions for end in range(len(keys) + 1))
 
     def fail(self, raw: Exception, position: Position, path: Path) -> None:
@@ -347,43 +340,28 @@ def field_error(
 def run_field(field: FieldPlan, source: Any, path: Path | None, out: dict[str, Any],
               execution: Execution) -> Any:  # fmt: skip
     """Resolve and complete one field (the general, careful way)."""
+    field_path = new_path((path, field.key, field.typename))
     getter = field.getter
     if getter is not None:
-        value = getter(source)
-        if field.leaf:
-            serialize = field.serialize
-            assert serialize is not None
-            if value is None:
-                if not field.nullable:
-                    raise TypeError(
-                        f"Cannot return null for non-nullable field {field.typename}.{field.name}."
-                    )
-                return None
-            return serialize(value)
-        field_path = new_path((path, field.key, field.typename))
-        return field.complete(value, field_path, execution)
-    field_path = new_path((path, field.key, field.typename))
+        return field.complete(getter(source), field_path, execution)
     direct = field.direct
     if direct is not None:
-        if field.convert is not None:
-            kwargs = execution.converted(field)
-            if field.direct_info:
-                value = direct(source, execution.shared_info(field, field_path), **kwargs)
-            else:
-                value = direct(source, **kwargs)
-        elif field.direct_info:
-            value = direct(source, execution.shared_info(field, field_path))
+        kwargs = execution.converted(field) if field.convert is not None else _NO_ARGUMENTS
+        if field.direct_info:
+            value = direct(source, execution.shared_info(field, field_path), **kwargs)
         else:
-            value = direct(source)
+            value = direct(source, **kwargs)
     else:
         resolve = field.resolve
         assert resolve is not None
         value = resolve(source, execution.info(field, field_path), **execution.arguments(field))
     if is_awaitable(value):
-        value = start(value, field.complete, out, field.key, field_path, field, execution)
-        if value is _PENDING:
-            return None
+        queue(value, field.complete, out, field.key, field_path, field, execution)
+        return None
     return field.complete(value, field_path, execution)
+
+
+_NO_ARGUMENTS: dict[str, Any] = {}
 
 
 def build_object_runner(plan: ObjectPlan) -> None:
@@ -624,10 +602,9 @@ def list_completer(field: FieldPlan, item_position: Position, item: Completer) -
             item_path = new_path((path, index, None))
             try:
                 if is_awaitable(element):
-                    element = start(element, item, out, index, item_path, item_position, execution)
-                    if element is _PENDING:
-                        append(None)
-                        continue
+                    queue(element, item, out, index, item_path, item_position, execution)
+                    append(None)
+                    continue
                 append(item(element, item_path, execution))
             except Exception as raw:
                 error = located_error(raw, field.nodes, item_path.as_list())
