@@ -13,10 +13,9 @@ the same order.
 
 Every mismatch is collected, given a kind (`kind_of`), reduced to a small document that
 still shows it (a few of them), and written to one report (DIFFERENTIAL_REPORT, default
-in the temp dir). A mismatch of a kind not in KNOWN_DIFFERENCES fails the test; known
-kinds are reported with their counts and fail it beyond KNOWN_AT_MOST of the executions;
-DIFFERENTIAL_STRICT=1 makes every kind fail. `-s` shows the counts: documents,
-executions, error codes, mismatches.
+in the temp dir). Any mismatch fails the test: error order and which errors a propagated
+null hides included (the engine starts and records awaits in graphql-core's loop-turn order,
+see engine/run.py). `-s` shows the counts: documents, executions, error codes, mismatches.
 """
 
 from __future__ import annotations
@@ -103,28 +102,7 @@ SEED = 20_260_909
 MIN_EXECUTIONS = 2000
 TIMEOUT = 30.0  # seconds for one execution: a hang is a finding, not a stuck CI run
 MINIMISE_BUDGET = 80  # comparisons spent reducing one mismatch
-# Share of executions allowed to differ in a known kind (see KNOWN_DIFFERENCES); 8 of
-# 7,100 (0.11 %) when this was set.
-KNOWN_AT_MOST = 0.005
-MINIMISED_AT_MOST = 6  # documents reduced (unknown kinds first, then one per kind)
-
-# Differences of these kinds are known and reported (see `kind_of`) without failing the
-# test: it is marked xfail while some remain. Any other kind fails it. Remove a kind here
-# once the engine no longer shows it; DIFFERENTIAL_STRICT=1 treats every kind as unknown.
-KNOWN_DIFFERENCES: dict[str, str] = {
-    "error order": (
-        "same data and errors, in another order: graphql-core lists the errors of "
-        "concurrently resolved fields (e.g. `nodes` entries of different types) in the "
-        "order their resolvers finish, the engine in another order"
-    ),
-    "errors inside nulled data": (
-        "same data; the errors differ only for fields inside an object that an error "
-        "nulled: once a null propagates, graphql-core cancels the sibling fields still "
-        "running, so it reports only the errors raised before that, and which ones those "
-        "are depends on the order each side runs fields in"
-    ),
-}
-
+MINIMISED_AT_MOST = 6  # documents reduced (one per kind first)
 
 # --- The two ways to execute -----------------------------------------------------------
 
@@ -242,7 +220,7 @@ def _inside_nulled(error: dict[str, Any], others: list[dict[str, Any]], data: An
 
 
 def kind_of(expected: dict[str, Any], got: dict[str, Any]) -> str:
-    """What kind of difference two different responses show (see KNOWN_DIFFERENCES)."""
+    """What kind of difference two different responses show, for the report."""
     if "raised" in expected or "raised" in got:
         return "raised"
     if encoded({"d": expected.get("data")}) != encoded({"d": got.get("data")}):
@@ -840,16 +818,13 @@ async def test_engine_answers_like_graphql_core(world: World) -> None:
     executions, mismatches = tally.executions, tally.mismatches
     executed = time.monotonic()
 
-    strict = os.environ.get("DIFFERENTIAL_STRICT") == "1"
-    known = {} if strict else KNOWN_DIFFERENCES
-    unknown = [m for m in mismatches if m.kind not in known]
-    # Reduce the unknown first, then one document of each kind.
+    # Reduce one document of each kind first, then others.
     chosen: list[Mismatch] = []
-    for mismatch in unknown:
-        if mismatch.case.text not in {m.case.text for m in chosen}:
-            chosen.append(mismatch)
     for mismatch in mismatches:
         if mismatch.kind not in {m.kind for m in chosen}:
+            chosen.append(mismatch)
+    for mismatch in mismatches:
+        if mismatch.case.text not in {m.case.text for m in chosen}:
             chosen.append(mismatch)
     for mismatch in chosen[:MINIMISED_AT_MOST]:
         await minimise(world, engine_run, mismatch)
@@ -878,15 +853,8 @@ async def test_engine_answers_like_graphql_core(world: World) -> None:
         f"them in {path}"
     )
     print(summary)
-    if unknown:
-        shown = "\n\n".join(m.report() for m in [*reduced, *unknown][:8])
-        pytest.fail(f"{summary}\n\n{shown}", pytrace=False)
-    # Only known kinds remain: orders in which graphql-core's own task scheduling reports
-    # errors of concurrently resolved fields (docs/DECISIONS.md). They are reported on every
-    # run and tolerated up to KNOWN_AT_MOST of the executions; more of them fails the test.
-    explained = "; ".join(f"{kind}: {KNOWN_DIFFERENCES[kind]}" for kind in kinds)
-    print(f"known kinds only: {explained}")
-    assert len(mismatches) <= KNOWN_AT_MOST * executions, f"{summary}. {explained}"
+    shown = "\n\n".join(m.report() for m in [*reduced, *rest][:8])
+    pytest.fail(f"{summary}\n\n{shown}", pytrace=False)
 
 
 def test_the_comparison_reports_differences() -> None:
@@ -912,7 +880,7 @@ def test_the_comparison_reports_differences() -> None:
     )  # the order of errors
     assert not same(RuntimeError("boom"))
 
-    # Each difference gets a kind; only KNOWN_DIFFERENCES kinds may pass as xfail.
+    # Each difference gets a kind, so the report says what differs.
     def kind(want: ExecutionResult, have: ExecutionResult | BaseException) -> str:
         return kind_of(response_of(want), response_of(have))
 
@@ -922,7 +890,7 @@ def test_the_comparison_reports_differences() -> None:
     assert kind(base, RuntimeError("boom")) == "raised"
     assert kind(base, ExecutionResult(base.data, [moved])) == "errors"
     # `node` failed and nulled the whole response: an extra error from its sibling `me`
-    # (which graphql-core cancels) is that known kind; an extra one elsewhere is not.
+    # (which graphql-core cancels) is that kind; an extra one elsewhere is not.
     beside = GraphQLError("Forbidden.", path=["me", "email"], nodes=[node])
     nulled = ExecutionResult(None, [error])
     assert kind(nulled, ExecutionResult(None, [error, beside])) == "errors inside nulled data"

@@ -235,6 +235,7 @@ class Engine:
             execution.data = _run(plan, root_value, execution)
         except GraphQLError as error:
             execution.add_error(error, None)
+            execution.abandon()
             return ExecutionResult(None, execution.errors)
         if execution.pending:
             return self._settled(execution)
@@ -269,6 +270,7 @@ class Engine:
                     break
         except GraphQLError as error:
             execution.add_error(error, None)
+            execution.abandon()
             return ExecutionResult(None, execution.errors)
         return ExecutionResult(execution.data, execution.errors or None)
 

@@ -67,12 +67,14 @@ class Unsupported(Exception):
 class Position:
     """A place in the response: a field's value or a list item. Used for null propagation."""
 
-    __slots__ = ("nodes", "nullable", "parent")
+    __slots__ = ("depth", "nodes", "nullable", "parent")
 
     def __init__(self, nullable: bool, parent: Position | None, nodes: list[FieldNode]) -> None:
         self.nullable = nullable
         self.parent = parent
         self.nodes = nodes
+        # Path length: graphql-core starts deeper awaits later (one gather per level).
+        self.depth: int = parent.depth + 1 if parent is not None else 1
 
 
 # complete(value, path, execution) -> completed value (may raise; may defer sub-work)

@@ -43,6 +43,14 @@ from graphql_api.engine.plan import (
     Position,
     invalid_return_type_error,
 )
+from graphql_api.engine.waves import (
+    NOTHING,
+    Deferred,
+    in_completion_order,
+    observe,
+    queue,
+    start,
+)
 
 # graphql-core's Path is a NamedTuple, whose generated __new__ is a Python-level lambda;
 # building the tuple directly gives the same object at a third of the cost (one per list
@@ -60,74 +68,6 @@ def is_awaitable(value: Any) -> bool:
             return bool(value.gi_code.co_flags & CO_ITERABLE_COROUTINE)
         known = _AWAITABLE[cls] = isinstance(value, Awaitable)
     return known
-
-
-class Deferred:
-    """An awaited future whose completed value belongs in `container[key]`."""
-
-    __slots__ = ("awaiting", "complete", "container", "key", "path", "position")
-
-    def __init__(
-        self,
-        awaiting: asyncio.Future[Any],
-        complete: Completer,
-        container: Any,
-        key: str | int,
-        path: Path,
-        position: Position,
-    ) -> None:
-        self.awaiting = awaiting
-        self.complete = complete
-        self.container = container
-        self.key = key
-        self.path = path
-        self.position = position
-
-
-def queue(
-    value: Any,
-    complete: Completer,
-    container: Any,
-    key: str | int,
-    path: Path,
-    position: Position,
-    execution: Execution,
-) -> None:
-    """Queue an awaitable whose completed value belongs in `container[key]`.
-
-    A DataLoader future is awaited as it is. A coroutine becomes an asyncio Task (so it runs
-    with a Task's semantics: current_task, timeouts, cancellation); resolvers on hot paths
-    avoid that cost by returning the loader's future instead of awaiting it.
-    """
-    if not isinstance(value, asyncio.Future):
-        value = asyncio.ensure_future(value)
-    execution.pending.append(Deferred(value, complete, container, key, path, position))
-
-
-def _observe(future: asyncio.Future[Any]) -> None:
-    """Retrieve an abandoned future's outcome so asyncio does not log it as never retrieved."""
-    if not future.cancelled():
-        future.exception()
-
-
-async def _in_completion_order(wave: list[Deferred]) -> list[Deferred]:
-    """Wait for every entry of a wave; return them in the order their futures finished."""
-    finished: list[Deferred] = [entry for entry in wave if entry.awaiting.done()]
-    waiting = len(wave) - len(finished)
-    if not waiting:
-        return finished
-    all_done = asyncio.get_running_loop().create_future()
-
-    def one_done(entry: Deferred, _future: asyncio.Future[Any]) -> None:
-        finished.append(entry)
-        if len(finished) == len(wave) and not all_done.done():
-            all_done.set_result(None)
-
-    for entry in wave:
-        if not entry.awaiting.done():
-            entry.awaiting.add_done_callback(partial(one_done, entry))
-    await all_done
-    return finished
 
 
 class Execution:
@@ -149,6 +89,7 @@ class Execution:
         "pending",
         "root_value",
         "schema",
+        "starting",
         "variables",
     )
 
@@ -174,6 +115,7 @@ class Execution:
         self.errors: list[GraphQLError] = []
         self.error_positions: set[tuple[str | int, ...]] = set()
         self.pending: list[Deferred] = []
+        self.starting: list[Deferred] = []
         self.args: dict[FieldPlan, dict[str, Any]] = {}
         self.converted_args: dict[FieldPlan, dict[str, Any]] = {}
         self.infos: dict[FieldPlan, GraphQLResolveInfo[Any]] = {}
@@ -259,33 +201,64 @@ class Execution:
         """Run the queued waves until nothing is pending (see the module docstring)."""
         while self.pending:
             wave, self.pending = self.pending, []
+            if self.starting:
+                starting, self.starting = self.starting, []
+                start(starting)
             # The whole wave first, then its completions in one go: the loads those make
             # (the next wave) all happen in the same loop turn, so each loader batches them.
             # Completed in the order they finished, as graphql-core records errors (and,
             # once a null reaches a parent, ignores what its siblings raise afterwards).
-            for entry in await _in_completion_order(wave):
+            finished, windows = await in_completion_order(wave)
+            held: list[tuple[int, Exception, Deferred]] = []
+            for index, entry in enumerate(finished):
+                self._release(held, index)
                 if self.data is None:
                     # `data` is null: nothing left can show. Let the rest finish unobserved.
-                    for left in (*wave, *self.pending):
-                        left.awaiting.add_done_callback(_observe)
-                    self.pending = []
+                    self.abandon(wave)
                     return
-                self._resume(entry)
+                failure = self._resume(entry)
+                if failure is not None:
+                    # graphql-core records this failure only once it reached the nullable
+                    # parent; what finished before then is recorded first.
+                    held.append((windows.get(index, index + 1), failure, entry))
+            self._release(held, len(finished))
+            if self.data is None:
+                self.abandon(wave)
+                return
 
-    def _resume(self, entry: Deferred) -> None:
+    def _release(self, held: list[tuple[int, Exception, Deferred]], index: int) -> None:
+        """Record the held failures whose propagation window closed before entry `index`."""
+        while held and held[0][0] <= index:
+            _, raw, failed = held.pop(0)
+            self.fail(raw, failed.position, failed.path)
+
+    def abandon(self, wave: list[Deferred] = NOTHING) -> None:
+        """`data` is null: let what is still queued finish unobserved."""
+        if self.starting:
+            start(self.starting)
+            self.starting = []
+        for left in (*wave, *self.pending):
+            left.awaiting.add_done_callback(observe)
+        self.pending = []
+
+    def _resume(self, entry: Deferred) -> Exception | None:
+        """Complete an entry; return the failure of a non-null awaited value to record later."""
         try:
             value = entry.awaiting.result()
         except Exception as raw:
+            if not entry.position.nullable:
+                return raw
             self.fail(raw, entry.position, entry.path)
-            return
+            return None
         if self.error_positions and self.nulled(entry.path):
-            return
+            return None
         try:
             completed = entry.complete(value, entry.path, self)
         except Exception as raw:
             self.fail(raw, entry.position, entry.path)
-            return
+            return None
         entry.container[entry.key] = completed
+        return None
 
 
 async def _gather(values: Any) -> list[Any]:
