@@ -3,7 +3,7 @@
 Resolution order for the database:
 1. ``config.attributes["connection"]``: a sync ``Connection`` lent by a caller that already
    holds one (``await async_conn.run_sync(...)``); migrations run on it, in its transaction.
-2. ``config.attributes["url"]``: set by ``graphql_api.db.migrate``.
+2. ``config.attributes["url"]``: set by ``graphql_api.core.db.migrate``.
 3. ``Settings.from_env().database_url`` (``DATABASE_URL``), for the plain ``alembic`` CLI.
 """
 
@@ -18,15 +18,15 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from alembic import context
-from graphql_api.config import Settings
-from graphql_api.db.migrate import COMPARE_OPTIONS, MIGRATION_LOCK_KEY
-from graphql_api.db.models import Base
+from graphql_api.core.config import Settings
+from graphql_api.core.db.migrate import COMPARE_OPTIONS, MIGRATION_LOCK_KEY
+from graphql_api.core.db.models import Base
 
 config = context.config
 target_metadata = Base.metadata
 
 # Only the plain `alembic` CLI configures logging from the ini; an application calling
-# through graphql_api.db.migrate keeps its own logging setup.
+# through graphql_api.core.db.migrate keeps its own logging setup.
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
@@ -40,7 +40,7 @@ def _database_url() -> str:
         return url
     raise SystemExit(
         "alembic: no database URL. Set DATABASE_URL=postgresql+asyncpg://... (and REDIS_URL), "
-        "or run migrations through `graphql-api migrate` / graphql_api.db.migrate, which pass "
+        "or run migrations through `graphql-api migrate` / graphql_api.core.db.migrate, which pass "
         "the URL of the embedded database."
     )
 
@@ -79,7 +79,7 @@ async def _run_async_migrations() -> None:
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is None:
-        # Alembic commands are synchronous; graphql_api.db.migrate calls them from a worker
+        # Alembic commands are synchronous; graphql_api.core.db.migrate calls them from a worker
         # thread, so this asyncio.run never collides with the caller's running loop.
         asyncio.run(_run_async_migrations())
     elif isinstance(connection, Connection):

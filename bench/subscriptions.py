@@ -1,8 +1,8 @@
 """Subscription fan-out benchmark: N subscribers on one instance, one event (R17).
 
-Self-contained: starts a throwaway PostgreSQL and redis-server (graphql_api.embedded, the
+Self-contained: starts a throwaway PostgreSQL and redis-server (graphql_api.devtools.embedded, the
 same code as the test suite), migrates, inserts one published announcement, starts ONE
-server (`python -m uvicorn --factory graphql_api.app:create_app`), opens N raw
+server (`python -m uvicorn --factory graphql_api.face.app:create_app`), opens N raw
 graphql-transport-ws clients (websockets library) that each subscribe to
 `announcementPublished`, then publishes the event to Redis the way a writer does after its
 commit. It reports:
@@ -56,11 +56,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from graphql_api.db.enums import AnnouncementStatus
-from graphql_api.db.migrate import upgrade
-from graphql_api.db.models import Announcement
-from graphql_api.embedded import free_port, start_postgres, start_redis
-from graphql_api.events import ANNOUNCEMENT_PUBLISHED, CHANNEL_PREFIX
+from graphql_api.core.db.enums import AnnouncementStatus
+from graphql_api.core.db.migrate import upgrade
+from graphql_api.core.db.models import Announcement
+from graphql_api.core.events import ANNOUNCEMENT_PUBLISHED, CHANNEL_PREFIX
+from graphql_api.devtools.embedded import free_port, start_postgres, start_redis
 
 REPO = Path(__file__).resolve().parent.parent
 QUERY = "subscription { announcementPublished { id title organization category closesAt } }"
@@ -196,7 +196,7 @@ async def seed(database_url: str, events: int) -> list[int]:
 def start_server(
     port: int, env: dict[str, str], log_path: Path, extra: list[str]
 ) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "uvicorn", "--factory", "graphql_api.app:create_app",
+    command = [sys.executable, "-m", "uvicorn", "--factory", "graphql_api.face.app:create_app",
                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
                *extra]  # fmt: skip
     with open(log_path, "wb") as log:

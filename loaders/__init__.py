@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from graphql_api.db.engine import Database
+from graphql_api.core.db.engine import Database
 from loaders.accounts import ApiKeyByIdLoader, AuditLogByIdLoader, UserByIdLoader
 from loaders.announcements import AnnouncementByIdLoader, ApplicationCountByAnnouncementIdLoader
 from loaders.applications import (

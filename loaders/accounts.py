@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from graphql_api.db.queries.accounts import AnyUser, user_rows_by_ids
-from graphql_api.db.queries.api_keys import AnyApiKey, api_keys_by_ids
-from graphql_api.db.queries.audit import AuditLogRow, audit_logs_by_ids
+from graphql_api.core.db.queries.accounts import AnyUser, user_rows_by_ids
+from graphql_api.core.db.queries.api_keys import AnyApiKey, api_keys_by_ids
+from graphql_api.core.db.queries.audit import AuditLogRow, audit_logs_by_ids
 from loaders.base import ByIdLoader
 
 

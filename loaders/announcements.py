@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiodataloader import DataLoader
 
-from graphql_api.db.engine import Database
-from graphql_api.db.queries.announcements import (
+from graphql_api.core.db.engine import Database
+from graphql_api.core.db.queries.announcements import (
     AnyAnnouncement,
     announcements_by_ids,
     application_counts,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graphql_api.db.queries.applications import (
+from graphql_api.core.db.queries.applications import (
     AnyApplication,
     ApplicationRow,
     application_counts,
@@ -10,7 +10,7 @@ from graphql_api.db.queries.applications import (
     applications_by_ids,
     success_rates,
 )
-from graphql_api.pagination import Page
+from graphql_api.core.pagination import Page
 from loaders.base import ByIdLoader
 from loaders.pages import GroupedLoader, PageKey, ParentOnlyKey
 

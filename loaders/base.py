@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 
 from aiodataloader import DataLoader
 
-from graphql_api.db.engine import Database
+from graphql_api.core.db.engine import Database
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")

@@ -9,8 +9,8 @@ from typing import Any
 
 from aiodataloader import DataLoader
 
-from graphql_api.db.engine import Database
-from graphql_api.db.queries.briefings import (
+from graphql_api.core.db.engine import Database
+from graphql_api.core.db.queries.briefings import (
     AnyBriefing,
     GlossaryTermRow,
     HistoricalCaseRow,

@@ -8,9 +8,9 @@ from typing import Any
 
 from aiodataloader import DataLoader
 
-from graphql_api.db.engine import Database
-from graphql_api.db.queries.announcements import AnnouncementRow
-from graphql_api.db.queries.businesses import (
+from graphql_api.core.db.engine import Database
+from graphql_api.core.db.queries.announcements import AnnouncementRow
+from graphql_api.core.db.queries.businesses import (
     AnyBusiness,
     BusinessRow,
     MatchedAnnouncementRow,
@@ -20,7 +20,7 @@ from graphql_api.db.queries.businesses import (
     posted_announcement_counts,
     posted_announcement_pages,
 )
-from graphql_api.pagination import Page
+from graphql_api.core.pagination import Page
 from loaders.base import ByIdLoader, grouped
 from loaders.pages import GroupedLoader, PageKey, ParentOnlyKey, TopKey
 

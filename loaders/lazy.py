@@ -14,7 +14,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from graphql_api.db.engine import Database
+from graphql_api.core.db.engine import Database
 from loaders import Loaders
 
 

@@ -14,7 +14,7 @@ from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from aiodataloader import DataLoader
 
-from graphql_api.db.engine import Database
+from graphql_api.core.db.engine import Database
 
 
 class ParentKey(Protocol):

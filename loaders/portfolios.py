@@ -8,8 +8,8 @@ from typing import Generic, TypeVar
 
 from aiodataloader import DataLoader
 
-from graphql_api.db.engine import Database
-from graphql_api.db.queries.portfolios import (
+from graphql_api.core.db.engine import Database
+from graphql_api.core.db.queries.portfolios import (
     AnyPortfolio,
     AnySecurity,
     AnyTransaction,
@@ -26,7 +26,7 @@ from graphql_api.db.queries.portfolios import (
     transactions_by_ids,
     valuations,
 )
-from graphql_api.pagination import Page
+from graphql_api.core.pagination import Page
 from loaders.base import ByIdLoader, grouped, ordered
 from loaders.pages import GroupedLoader, PageKey
 

@@ -7,38 +7,12 @@ A payload with errors has null data and nothing was written.
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 import strawberry
 
+from graphql_api.core.errors import Rejected, UserErrorCode
 from schema.types import described_enum
 
-
-class UserErrorCode(StrEnum):
-    # Any domain: input validation.
-    REQUIRED = "REQUIRED"
-    TOO_SHORT = "TOO_SHORT"
-    TOO_LONG = "TOO_LONG"
-    INVALID_FORMAT = "INVALID_FORMAT"
-    OUT_OF_RANGE = "OUT_OF_RANGE"
-    INVALID_VALUE = "INVALID_VALUE"
-    NOT_FOUND = "NOT_FOUND"
-    DUPLICATE = "DUPLICATE"
-    # Accounts and access.
-    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
-    EMAIL_TAKEN = "EMAIL_TAKEN"
-    WEAK_PASSWORD = "WEAK_PASSWORD"  # noqa: S105  (a code, not a password)
-    INVALID_TOKEN = "INVALID_TOKEN"  # noqa: S105  (a code, not a token)
-    # Announcements, businesses and applications.
-    INVALID_TRANSITION = "INVALID_TRANSITION"
-    NOT_OPEN = "NOT_OPEN"
-    NOT_ELIGIBLE = "NOT_ELIGIBLE"
-    ALREADY_APPLIED = "ALREADY_APPLIED"
-    # Portfolios and trading.
-    UNKNOWN_SYMBOL = "UNKNOWN_SYMBOL"
-    NO_PRICE = "NO_PRICE"
-    INSUFFICIENT_CASH = "INSUFFICIENT_CASH"
-    INSUFFICIENT_HOLDINGS = "INSUFFICIENT_HOLDINGS"
+__all__ = ["UserError", "UserErrorCode", "UserErrorCodeType"]
 
 
 UserErrorCodeType = described_enum(
@@ -81,3 +55,8 @@ class UserError:
 
 def user_error(code: UserErrorCode, message: str, field: str | None = None) -> UserError:
     return UserError(field=field, message=message, code=code)
+
+
+def user_errors(rejected: Rejected) -> list[UserError]:
+    """A service's refusal as the payload's `errors`, in the order the service gave them."""
+    return [user_error(error.code, error.message, error.field) for error in rejected.errors]

@@ -10,5 +10,5 @@ class ApiSchema(strawberry.Schema):
 
     Errors are coded and masked (R13) on the server's one execution path
     (graphql_api/engine/operations.py and its transports), not here: the server runs every
-    operation through `graphql_api.strawberry_engine.EngineSchema`, a subclass of this one.
+    operation through `graphql_api.face.strawberry_engine.EngineSchema`, a subclass of this one.
     """

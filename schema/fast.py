@@ -25,7 +25,7 @@ from graphql import GraphQLField, GraphQLObjectType, GraphQLResolveInfo
 from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
 
-from graphql_api.engine.plan import ENGINE_ATTRIBUTE, ENGINE_DIRECT
+from graphql_api.core.resolver_marks import ENGINE_ATTRIBUTE, ENGINE_DIRECT
 
 _BACKREF = "strawberry-definition"
 

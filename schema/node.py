@@ -11,8 +11,8 @@ from typing import Annotated, Any
 
 import strawberry
 
-from graphql_api.errors import BadUserInput, NotFound
-from graphql_api.ids import decode_id
+from graphql_api.core.errors import BadUserInput, NotFound
+from graphql_api.core.ids import decode_id
 from schema.types import Info, Node
 
 Fetch = Callable[[Info, int], Awaitable[Any]]

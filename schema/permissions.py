@@ -6,8 +6,8 @@ from typing import Any
 
 from strawberry.permission import BasePermission
 
-from graphql_api.db.enums import Role
-from graphql_api.errors import ErrorCode
+from graphql_api.core.db.enums import Role
+from graphql_api.core.errors import ErrorCode
 from schema.types import Info
 
 

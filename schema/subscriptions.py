@@ -24,7 +24,7 @@ on the periodic re-check. Between events, a timer ends every operation when the 
 token expires and re-checks the credential every `RECHECK_SECONDS` (+-20 %, so that
 subscribers do not all re-check at once).
 
-Refresh-token families: access tokens carry no family id (graphql_api.auth.tokens), so a
+Refresh-token families: access tokens carry no family id (graphql_api.core.auth.tokens), so a
 revoked family cannot be traced to the access tokens issued from it; they stop at their
 own (short) expiry instead.
 
@@ -44,13 +44,13 @@ from typing import Final
 
 from starlette.websockets import WebSocket
 
-from graphql_api.auth.authenticate import bearer_token, credentials
-from graphql_api.auth.principal import Principal
-from graphql_api.auth.tokens import decode_access_token
-from graphql_api.broker import Broker, Event, StreamEnded, Subscription
-from graphql_api.context import Context
-from graphql_api.errors import Unauthenticated
+from graphql_api.core.auth.authenticate import bearer_token, credentials
+from graphql_api.core.auth.principal import Principal
+from graphql_api.core.auth.tokens import decode_access_token
+from graphql_api.core.broker import Broker, Event, StreamEnded, Subscription
+from graphql_api.core.errors import Unauthenticated
 from loaders.lazy import create_lazy_loaders
+from schema.context import Context
 from schema.types import Info
 
 # Re-validate the connection's credential at least this often while no events arrive.

@@ -10,8 +10,8 @@ from typing import Annotated, Any, Generic, TypeAlias, TypeVar, cast
 import strawberry
 from strawberry.types import Info as StrawberryInfo
 
-from graphql_api.context import Context
-from graphql_api.pagination import Page
+from graphql_api.core.pagination import Page
+from schema.context import Context
 
 Info: TypeAlias = StrawberryInfo[Context, None]
 

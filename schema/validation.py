@@ -14,8 +14,8 @@ from datetime import datetime
 from decimal import Decimal
 from urllib.parse import urlparse
 
-from graphql_api.errors import BadUserInput
-from graphql_api.ids import decode_id
+from graphql_api.core.errors import BadUserInput
+from graphql_api.core.ids import decode_id
 from schema.errors import UserError, UserErrorCode, user_error
 
 # Deliberately simple: one @, no spaces, a dot in the domain. Deliverability is the mail

@@ -9,9 +9,9 @@ import httpx
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from graphql_api.auth.passwords import hash_password
-from graphql_api.db.enums import Role
-from graphql_api.db.models import AuditLog, User
+from graphql_api.core.auth.passwords import hash_password
+from graphql_api.core.db.enums import Role
+from graphql_api.core.db.models import AuditLog, User
 from tests.graphql_client import gql
 
 PASSWORD = "correct horse battery"

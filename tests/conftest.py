@@ -1,6 +1,6 @@
 """Real PostgreSQL and Redis for the whole test session, a fresh database per test.
 
-The cluster and redis-server are started once (graphql_api.embedded, the same code as
+The cluster and redis-server are started once (graphql_api.devtools.embedded, the same code as
 `graphql-api serve`); a template database is migrated once and each test gets its own
 clone of it (CREATE DATABASE ... TEMPLATE), so tests never see each other's rows.
 """
@@ -18,7 +18,7 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from graphql_api.embedded import PostgresServer, RedisServer, start_postgres, start_redis
+from graphql_api.devtools.embedded import PostgresServer, RedisServer, start_postgres, start_redis
 
 TEMPLATE_DB = "graphql_api_template"
 
@@ -88,7 +88,7 @@ def redis_server(_services_dir: Path) -> Iterator[RedisServer]:
 
 @pytest.fixture(scope="session")
 async def template_db(pg_server: TestPostgres) -> str:
-    from graphql_api.db.migrate import upgrade
+    from graphql_api.core.db.migrate import upgrade
 
     await pg_server.drop_database(TEMPLATE_DB)
     await pg_server.create_database(TEMPLATE_DB)
@@ -137,8 +137,8 @@ import httpx  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 
-from graphql_api.auth.principal import Principal  # noqa: E402
-from graphql_api.config import Environment, Settings  # noqa: E402
+from graphql_api.core.auth.principal import Principal  # noqa: E402
+from graphql_api.core.config import Environment, Settings  # noqa: E402
 
 
 @pytest.fixture
@@ -155,7 +155,7 @@ def settings(db_url: str, redis_url: str) -> Settings:
 
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[Starlette]:
-    from graphql_api.app import create_app
+    from graphql_api.face.app import create_app
 
     application = create_app(settings)
     async with application.router.lifespan_context(application):

@@ -42,7 +42,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import queries
 
-from graphql_api.ids import encode_id
+from graphql_api.core.ids import encode_id
 
 TESTS_DIR = Path(__file__).resolve().parent
 SDL_PATH = TESTS_DIR.parent / "schema" / "schema.graphql"

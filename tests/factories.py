@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from graphql_api.db.enums import AnnouncementStatus, BusinessSize
-from graphql_api.db.models import Announcement, Business
+from graphql_api.core.db.enums import AnnouncementStatus, BusinessSize
+from graphql_api.core.db.models import Announcement, Business
 
 BASE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
 

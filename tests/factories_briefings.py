@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from graphql_api.db.enums import BriefingStatus
-from graphql_api.db.models import Briefing, BriefingGlossaryTerm, GlossaryTerm, HistoricalCase
+from graphql_api.core.db.enums import BriefingStatus
+from graphql_api.core.db.models import Briefing, BriefingGlossaryTerm, GlossaryTerm, HistoricalCase
 
 BASE_DATE = date(2025, 1, 1)
 KEYWORD_POOL = ("rates", "won", "semis", "oil", "kospi", "fed", "exports", "bonds")

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from graphql_api.auth.principal import Principal
-from graphql_api.db.enums import ApplicationStatus, BusinessSize, Role
-from graphql_api.db.models import Application, Business, User
+from graphql_api.core.auth.principal import Principal
+from graphql_api.core.db.enums import ApplicationStatus, BusinessSize, Role
+from graphql_api.core.db.models import Application, Business, User
 from tests.factories import BASE_TIME
 
 _serial = itertools.count(1)

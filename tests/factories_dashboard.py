@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from graphql_api.db.enums import AnnouncementStatus, BriefingStatus, BusinessSize
-from graphql_api.db.models import Announcement, Briefing, Business
+from graphql_api.core.db.enums import AnnouncementStatus, BriefingStatus, BusinessSize
+from graphql_api.core.db.models import Announcement, Briefing, Business
 
 _serial = itertools.count(1)
 

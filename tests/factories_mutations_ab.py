@@ -15,9 +15,9 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from graphql_api.auth.principal import Principal
-from graphql_api.db.models import ApiKey, AuditLog, Base
-from graphql_api.events import CHANNEL_PREFIX
+from graphql_api.core.auth.principal import Principal
+from graphql_api.core.db.models import ApiKey, AuditLog, Base
+from graphql_api.core.events import CHANNEL_PREFIX
 from tests.graphql_client import gql
 
 _serial = itertools.count(1)

@@ -20,10 +20,10 @@ import redis.asyncio as aioredis
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from graphql_api.auth.principal import ANONYMOUS, Principal
-from graphql_api.db.enums import Role
-from graphql_api.db.models import ApiKey
-from graphql_api.events import CHANNEL_PREFIX
+from graphql_api.core.auth.principal import ANONYMOUS, Principal
+from graphql_api.core.db.enums import Role
+from graphql_api.core.db.models import ApiKey
+from graphql_api.core.events import CHANNEL_PREFIX
 from tests.factories_portfolios import make_principal
 
 _serial = itertools.count(1)

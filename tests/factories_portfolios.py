@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from graphql_api.auth.principal import Principal
-from graphql_api.db.enums import Role, TradeSide
-from graphql_api.db.models import Holding, Portfolio, Security, Transaction, User
+from graphql_api.core.auth.principal import Principal
+from graphql_api.core.db.enums import Role, TradeSide
+from graphql_api.core.db.models import Holding, Portfolio, Security, Transaction, User
 
 BASE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
 _serial = itertools.count(1)

@@ -8,10 +8,10 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from graphql_api.auth.principal import ANONYMOUS, Principal
-from graphql_api.db.enums import Role
-from graphql_api.db.models import Portfolio, User
-from graphql_api.ids import encode_id
+from graphql_api.core.auth.principal import ANONYMOUS, Principal
+from graphql_api.core.db.enums import Role
+from graphql_api.core.db.models import Portfolio, User
+from graphql_api.core.ids import encode_id
 from tests.conftest import StatementCounter, act_as
 from tests.factories import make_businesses
 from tests.factories_portfolios import make_principal, make_user, make_users

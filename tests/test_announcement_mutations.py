@@ -14,11 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from graphql_api.auth.principal import Principal
-from graphql_api.db.enums import AnnouncementStatus, Role
-from graphql_api.db.models import Announcement
-from graphql_api.events import ANNOUNCEMENT_PUBLISHED
-from graphql_api.ids import encode_id
+from graphql_api.core.auth.principal import Principal
+from graphql_api.core.db.enums import AnnouncementStatus, Role
+from graphql_api.core.db.models import Announcement
+from graphql_api.core.events import ANNOUNCEMENT_PUBLISHED
+from graphql_api.core.ids import encode_id
 from tests.conftest import act_as
 from tests.factories import make_announcements
 from tests.factories_businesses import make_business, make_user

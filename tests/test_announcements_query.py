@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from graphql_api.db.enums import AnnouncementStatus
-from graphql_api.db.models import Application
-from graphql_api.ids import encode_id
+from graphql_api.core.db.enums import AnnouncementStatus
+from graphql_api.core.db.models import Application
+from graphql_api.core.ids import encode_id
 from tests.conftest import StatementCounter
 from tests.factories import BASE_TIME, make_announcements, make_businesses
 from tests.graphql_client import error_codes, gql

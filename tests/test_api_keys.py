@@ -16,18 +16,18 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from graphql_api.auth.api_keys import (
+from graphql_api.core.auth.api_keys import (
     CACHE_TTL_SECONDS,
     LAST_USED_KEY,
     authenticate_api_key,
     flush_last_used,
     generate_key,
 )
-from graphql_api.auth.principal import ANONYMOUS, Principal
-from graphql_api.db.enums import Role
-from graphql_api.db.models import ApiKey, AuditLog
-from graphql_api.errors import Unauthenticated
-from graphql_api.ids import encode_id
+from graphql_api.core.auth.principal import ANONYMOUS, Principal
+from graphql_api.core.db.enums import Role
+from graphql_api.core.db.models import ApiKey, AuditLog
+from graphql_api.core.errors import Unauthenticated
+from graphql_api.core.ids import encode_id
 from tests.conftest import StatementCounter, act_as
 from tests.factories_portfolios import make_principal
 from tests.graphql_client import error_codes, gql
@@ -486,7 +486,7 @@ async def test_a_failed_flush_hands_the_batch_back(
     async def broken(*args: Any, **kwargs: Any) -> int:
         raise RuntimeError("database down")
 
-    monkeypatch.setattr("graphql_api.auth.api_keys.record_last_used", broken)
+    monkeypatch.setattr("graphql_api.core.auth.api_keys.record_last_used", broken)
     with pytest.raises(RuntimeError):
         await flush_last_used(db=app.state.db, redis=app.state.redis)
     assert await app.state.redis.hexists(LAST_USED_KEY, str(key_id))

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from graphql_api.auth.principal import Principal
-from graphql_api.db.enums import ApplicationStatus, Role
-from graphql_api.ids import encode_id
+from graphql_api.core.auth.principal import Principal
+from graphql_api.core.db.enums import ApplicationStatus, Role
+from graphql_api.core.ids import encode_id
 from tests.conftest import StatementCounter, act_as
 from tests.factories import BASE_TIME, make_announcements
 from tests.factories_businesses import (

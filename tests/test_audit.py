@@ -11,11 +11,11 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from graphql_api import audit
-from graphql_api.auth.principal import ANONYMOUS, Principal
-from graphql_api.db.enums import Role
-from graphql_api.db.models import ApiKey, AuditLog
-from graphql_api.ids import encode_id
+from graphql_api.core import audit
+from graphql_api.core.auth.principal import ANONYMOUS, Principal
+from graphql_api.core.db.enums import Role
+from graphql_api.core.db.models import ApiKey, AuditLog
+from graphql_api.core.ids import encode_id
 from tests.conftest import StatementCounter, act_as
 from tests.factories_portfolios import make_principal, make_user
 from tests.graphql_client import error_codes, gql

@@ -12,12 +12,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from graphql_api.auth.authenticate import PrincipalCache
-from graphql_api.auth.masking import mask_email
-from graphql_api.auth.tokens import decode_access_token, hash_refresh_token
-from graphql_api.db.enums import Role
-from graphql_api.db.models import RefreshToken, User
-from graphql_api.ids import encode_id
+from graphql_api.core.auth.authenticate import PrincipalCache
+from graphql_api.core.auth.masking import mask_email
+from graphql_api.core.auth.tokens import decode_access_token, hash_refresh_token
+from graphql_api.core.db.enums import Role
+from graphql_api.core.db.models import RefreshToken, User
+from graphql_api.core.ids import encode_id
 from tests.auth_helpers import (
     LOGIN,
     LOGOUT,

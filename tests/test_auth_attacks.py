@@ -26,9 +26,9 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from graphql_api.config import Settings
-from graphql_api.db.models import User
-from graphql_api.ids import encode_id
+from graphql_api.core.config import Settings
+from graphql_api.core.db.models import User
+from graphql_api.core.ids import encode_id
 from tests.auth_helpers import (
     LOGIN,
     ME,

@@ -14,8 +14,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from graphql_api.db.enums import BriefingStatus
-from graphql_api.ids import encode_id
+from graphql_api.core.db.enums import BriefingStatus
+from graphql_api.core.ids import encode_id
 from tests.conftest import StatementCounter, act_as
 from tests.factories_briefings import make_briefings, make_glossary_terms
 from tests.factories_mutations_bp import (

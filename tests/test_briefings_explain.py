@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from graphql_api.db.enums import BriefingStatus
-from graphql_api.db.models import Briefing, HistoricalCase
-from graphql_api.db.queries.briefings import (
+from graphql_api.core.db.enums import BriefingStatus
+from graphql_api.core.db.models import Briefing, HistoricalCase
+from graphql_api.core.db.queries.briefings import (
     BriefingFilters,
     briefings_statement,
     historical_cases_statement,

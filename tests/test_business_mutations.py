@@ -13,10 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from graphql_api.auth.principal import Principal
-from graphql_api.db.enums import BusinessSize, Role
-from graphql_api.db.models import Business
-from graphql_api.ids import encode_id
+from graphql_api.core.auth.principal import Principal
+from graphql_api.core.db.enums import BusinessSize, Role
+from graphql_api.core.db.models import Business
+from graphql_api.core.ids import encode_id
 from schema.businesses.mutations import normalize_registration_number
 from tests.conftest import act_as
 from tests.factories_businesses import make_business, make_user

@@ -12,11 +12,11 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from graphql_api.auth.principal import Principal
-from graphql_api.db.enums import AnnouncementStatus, ApplicationStatus, BusinessSize, Role
-from graphql_api.db.models import Business
-from graphql_api.db.queries.businesses import BusinessFilters, _filtered
-from graphql_api.ids import encode_id
+from graphql_api.core.auth.principal import Principal
+from graphql_api.core.db.enums import AnnouncementStatus, ApplicationStatus, BusinessSize, Role
+from graphql_api.core.db.models import Business
+from graphql_api.core.db.queries.businesses import BusinessFilters, _filtered
+from graphql_api.core.ids import encode_id
 from tests.conftest import StatementCounter, act_as
 from tests.factories import make_announcements
 from tests.factories_businesses import (

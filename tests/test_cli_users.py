@@ -14,11 +14,16 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from graphql_api import cli
-from graphql_api.auth.users import DEMO_ACCOUNTS, DEMO_PASSWORD, demo_logins, enable_demo_logins
-from graphql_api.config import Environment, Settings
-from graphql_api.db.models import User
-from graphql_api.seed import seed_demo
+from graphql_api.core.auth.users import (
+    DEMO_ACCOUNTS,
+    DEMO_PASSWORD,
+    demo_logins,
+    enable_demo_logins,
+)
+from graphql_api.core.config import Environment, Settings
+from graphql_api.core.db.models import User
+from graphql_api.devtools.seed import seed_demo
+from graphql_api.face import cli
 from tests.auth_helpers import LOGIN, PASSWORD, audit_rows, login
 from tests.graphql_client import gql
 
@@ -36,7 +41,7 @@ def _create_user(
         "LOG_LEVEL": "WARNING",
     }
     return subprocess.run(
-        [sys.executable, "-m", "graphql_api.cli", "create-user", *args],
+        [sys.executable, "-m", "graphql_api.face.cli", "create-user", *args],
         input=stdin,
         capture_output=True,
         text=True,

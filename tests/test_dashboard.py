@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from graphql_api.auth.principal import Principal
-from graphql_api.db.enums import AnnouncementStatus, BriefingStatus, BusinessSize, Role
-from graphql_api.db.queries import dashboard as queries
-from graphql_api.ids import encode_id
+from graphql_api.core.auth.principal import Principal
+from graphql_api.core.db.enums import AnnouncementStatus, BriefingStatus, BusinessSize, Role
+from graphql_api.core.db.queries import dashboard as queries
+from graphql_api.core.ids import encode_id
 from tests.conftest import StatementCounter, act_as
 from tests.factories_dashboard import (
     announcement,

@@ -213,7 +213,7 @@ async def test_introspection_falls_back_to_graphql_core() -> None:
 
 
 def test_strawberry_internals_the_engine_relies_on() -> None:
-    """Fails loudly when a Strawberry upgrade changes what graphql_api/strawberry_engine.py
+    """Fails loudly when a Strawberry upgrade changes what graphql_api/face/strawberry_engine.py
     depends on (the version range in pyproject.toml should then move with a fix)."""
     import inspect as pyinspect
 
@@ -234,7 +234,7 @@ def test_strawberry_internals_the_engine_relies_on() -> None:
     assert "self.schema.subscribe(" in pyinspect.getsource(BaseGraphQLWSHandler)
     assert "self.schema.execute(" in pyinspect.getsource(AsyncBaseHTTPView)
 
-    from graphql_api.strawberry_engine import EngineSchema
+    from graphql_api.face.strawberry_engine import EngineSchema
 
     for name in ("execute", "stream", "subscribe"):
         assert name in EngineSchema.__dict__, name

@@ -8,7 +8,7 @@ portfolio), an EDITOR, an ADMIN and a service holding an API key with every scop
 graphql-core's own `execute` as the app ran it before (Strawberry's execution context),
 each with a fresh Context (fresh loaders) at the same fixed `now`. The responses must be
 identical: `data` byte for byte as JSON (key order matters), and the errors after the app's
-classification (`graphql_api.errors.classify`): message, locations, path and extensions, in
+classification (`graphql_api.core.errors.classify`): message, locations, path and extensions, in
 the same order.
 
 Every mismatch is collected, given a kind (`kind_of`), reduced to a small document that
@@ -46,13 +46,12 @@ from starlette.responses import Response
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.schema._graphql_core import execution_context_class_kwargs
 
-from graphql_api.auth.api_keys import generate_key
-from graphql_api.auth.principal import ANONYMOUS, Principal
-from graphql_api.config import Environment, Settings
-from graphql_api.context import Context
-from graphql_api.db.engine import Database
-from graphql_api.db.enums import AnnouncementStatus, BriefingStatus, Role
-from graphql_api.db.models import (
+from graphql_api.core.auth.api_keys import generate_key
+from graphql_api.core.auth.principal import ANONYMOUS, Principal
+from graphql_api.core.config import Environment, Settings
+from graphql_api.core.db.engine import Database
+from graphql_api.core.db.enums import AnnouncementStatus, BriefingStatus, Role
+from graphql_api.core.db.models import (
     Announcement,
     ApiKey,
     Application,
@@ -66,13 +65,14 @@ from graphql_api.db.models import (
     Transaction,
     User,
 )
-from graphql_api.embedded import RedisServer
+from graphql_api.core.errors import classify
+from graphql_api.devtools.embedded import RedisServer
+from graphql_api.devtools.seed import seed_demo
 from graphql_api.engine import Engine
-from graphql_api.errors import classify
-from graphql_api.seed import seed_demo
-from graphql_api.strawberry_engine import EngineSchema
+from graphql_api.face.strawberry_engine import EngineSchema
 from loaders.lazy import create_lazy_loaders
 from schema import MAX_DEPTH, build_schema, depth_rules
+from schema.context import Context
 from tests.conftest import TestPostgres
 from tests.differential_corpus import (
     Case,

@@ -9,7 +9,7 @@ import redis.asyncio as aioredis
 from sqlalchemy import text
 from starlette.applications import Starlette
 
-from graphql_api.events import CHANNEL_PREFIX, emit
+from graphql_api.core.events import CHANNEL_PREFIX, emit
 
 
 async def _listen(redis_url: str) -> tuple[aioredis.Redis, object]:

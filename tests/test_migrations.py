@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Index, inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from graphql_api.db import migrate
-from graphql_api.db.models import Base
+from graphql_api.core.db import migrate
+from graphql_api.core.db.models import Base
 
 if TYPE_CHECKING:
     from tests.conftest import TestPostgres

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from graphql_api.db.models import Announcement
-from graphql_api.db.queries.announcements import SORTS, AnnouncementSort
-from graphql_api.pagination import windowed_pages
+from graphql_api.core.db.models import Announcement
+from graphql_api.core.db.queries.announcements import SORTS, AnnouncementSort
+from graphql_api.core.pagination import windowed_pages
 from tests.factories import make_announcements, make_businesses
 
 

@@ -39,10 +39,10 @@ import pytest
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from graphql_api.auth.api_keys import generate_key
-from graphql_api.auth.passwords import hash_password
-from graphql_api.config import Environment, Settings
-from graphql_api.db.enums import (
+from graphql_api.core.auth.api_keys import generate_key
+from graphql_api.core.auth.passwords import hash_password
+from graphql_api.core.config import Environment, Settings
+from graphql_api.core.db.enums import (
     AnnouncementStatus,
     ApplicationStatus,
     BriefingStatus,
@@ -50,7 +50,7 @@ from graphql_api.db.enums import (
     Role,
     TradeSide,
 )
-from graphql_api.db.models import (
+from graphql_api.core.db.models import (
     Announcement,
     ApiKey,
     Application,
@@ -63,7 +63,7 @@ from graphql_api.db.models import (
     Transaction,
     User,
 )
-from graphql_api.ids import encode_id
+from graphql_api.core.ids import encode_id
 from tests.auth_helpers import PASSWORD, bearer, login
 
 PRINCIPALS = (
@@ -1150,7 +1150,7 @@ class World:
 
 @asynccontextmanager
 async def shared_world(pg_server: Any, template_db: str, redis_url: str) -> AsyncIterator[World]:
-    from graphql_api.app import create_app
+    from graphql_api.face.app import create_app
 
     name = f"matrix_{uuid.uuid4().hex[:12]}"
     await pg_server.create_database(name, template=template_db)

@@ -12,10 +12,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from graphql_api.auth.principal import ANONYMOUS, Principal
-from graphql_api.db.enums import Role
-from graphql_api.ids import encode_id
-from graphql_api.seed import seed_demo
+from graphql_api.core.auth.principal import ANONYMOUS, Principal
+from graphql_api.core.db.enums import Role
+from graphql_api.core.ids import encode_id
+from graphql_api.devtools.seed import seed_demo
 from tests.conftest import StatementCounter, act_as
 from tests.factories_portfolios import (
     make_filled_portfolios,

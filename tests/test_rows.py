@@ -1,4 +1,4 @@
-"""The lean read path (graphql_api.db.rows): rows read exactly like ORM instances, statements
+"""The lean read path (graphql_api.core.db.rows): rows read exactly like ORM instances, statements
 are counted and observable, slow ones are logged without their parameters."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import Float, Interval, bindparam, func, insert, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from graphql_api.config import Environment, Settings
-from graphql_api.db.engine import Database, statement_counter
-from graphql_api.db.models import (
+from graphql_api.core.config import Environment, Settings
+from graphql_api.core.db.engine import Database, statement_counter
+from graphql_api.core.db.models import (
     Announcement,
     ApiKey,
     Application,
@@ -30,12 +30,12 @@ from graphql_api.db.models import (
     Transaction,
     User,
 )
-from graphql_api.db.queries.accounts import UserRow, user_rows_by_ids
-from graphql_api.db.queries.announcements import AnnouncementRow, announcements_by_ids
-from graphql_api.db.queries.api_keys import ApiKeyRow, api_keys_by_ids
-from graphql_api.db.queries.applications import ApplicationRow, applications_by_ids
-from graphql_api.db.queries.audit import AuditLogRow, audit_logs_by_ids
-from graphql_api.db.queries.briefings import (
+from graphql_api.core.db.queries.accounts import UserRow, user_rows_by_ids
+from graphql_api.core.db.queries.announcements import AnnouncementRow, announcements_by_ids
+from graphql_api.core.db.queries.api_keys import ApiKeyRow, api_keys_by_ids
+from graphql_api.core.db.queries.applications import ApplicationRow, applications_by_ids
+from graphql_api.core.db.queries.audit import AuditLogRow, audit_logs_by_ids
+from graphql_api.core.db.queries.briefings import (
     BriefingRow,
     GlossaryTermRow,
     HistoricalCaseRow,
@@ -43,8 +43,8 @@ from graphql_api.db.queries.briefings import (
     glossary_terms_by_ids,
     historical_cases_by_ids,
 )
-from graphql_api.db.queries.businesses import BusinessRow, business_rows_by_ids
-from graphql_api.db.queries.portfolios import (
+from graphql_api.core.db.queries.businesses import BusinessRow, business_rows_by_ids
+from graphql_api.core.db.queries.portfolios import (
     PortfolioRow,
     SecurityRow,
     TransactionRow,
@@ -52,8 +52,8 @@ from graphql_api.db.queries.portfolios import (
     securities_by_ids,
     transactions_by_ids,
 )
-from graphql_api.db.rows import Row, prepare
-from graphql_api.seed import seed_demo
+from graphql_api.core.db.rows import Row, prepare
+from graphql_api.devtools.seed import seed_demo
 
 Fetch = Callable[..., Awaitable[Sequence[Row]]]
 

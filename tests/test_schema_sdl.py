@@ -12,7 +12,7 @@ from graphql import (
     GraphQLObjectType,
 )
 
-from graphql_api.cli import main
+from graphql_api.face.cli import main
 from schema import schema
 
 SDL_FILE = Path(__file__).resolve().parents[1] / "schema" / "schema.graphql"

@@ -13,8 +13,8 @@ from sqlalchemy import Table, Text, and_, case, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from graphql_api.db.enums import AnnouncementStatus, TradeSide
-from graphql_api.db.models import (
+from graphql_api.core.db.enums import AnnouncementStatus, TradeSide
+from graphql_api.core.db.models import (
     Announcement,
     ApiKey,
     Application,
@@ -32,7 +32,7 @@ from graphql_api.db.models import (
     Transaction,
     User,
 )
-from graphql_api.seed import INITIAL_CASH, AlreadySeededError, is_seeded, seed_demo
+from graphql_api.devtools.seed import INITIAL_CASH, AlreadySeededError, is_seeded, seed_demo
 
 if TYPE_CHECKING:
     from tests.conftest import TestPostgres

@@ -24,19 +24,19 @@ import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import StarletteDeprecationWarning
 
-from graphql_api.app import create_app
-from graphql_api.auth.tokens import issue_access_token
-from graphql_api.broker import Broker, BrokerState, StreamEnded, SubscriberTooSlow
-from graphql_api.config import Settings
-from graphql_api.db.enums import AnnouncementStatus, Role
-from graphql_api.events import (
+from graphql_api.core.auth.tokens import issue_access_token
+from graphql_api.core.broker import Broker, BrokerState, StreamEnded, SubscriberTooSlow
+from graphql_api.core.config import Settings
+from graphql_api.core.db.enums import AnnouncementStatus, Role
+from graphql_api.core.events import (
     ANNOUNCEMENT_PUBLISHED,
     BRIEFING_PUBLISHED,
     CHANNEL_PREFIX,
     PORTFOLIO_UPDATED,
 )
-from graphql_api.ids import encode_id
-from graphql_api.websocket import MAX_SUBSCRIPTIONS_PER_CONNECTION
+from graphql_api.core.ids import encode_id
+from graphql_api.face.app import create_app
+from graphql_api.face.websocket import MAX_SUBSCRIPTIONS_PER_CONNECTION
 from schema import schema as built_schema
 from tests.factories import make_announcements
 from tests.factories_mutations_ab import announcement_input
@@ -459,7 +459,7 @@ async def test_a_deactivated_user_is_stopped_at_the_next_delivery(
 ) -> None:
     from sqlalchemy import update
 
-    from graphql_api.db.models import User
+    from graphql_api.core.db.models import User
 
     owner_id = await make_user(engine)
     portfolio_pk, portfolio = await _portfolio(engine, owner_id)
@@ -503,9 +503,9 @@ async def test_subscriptions_per_connection_are_limited(ws_client: TestClient) -
 async def test_keep_alives_on_both_protocols(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import graphql_api.app
+    import graphql_api.face.app
 
-    monkeypatch.setattr(graphql_api.app, "KEEP_ALIVE_SECONDS", 0.05)
+    monkeypatch.setattr(graphql_api.face.app, "KEEP_ALIVE_SECONDS", 0.05)
     with TestClient(create_app(settings)) as client:
         for protocol, keep_alive in ((TRANSPORT_WS, {"type": "ping"}), (LEGACY_WS, {"type": "ka"})):
             with client.websocket_connect("/graphql", subprotocols=[protocol]) as ws:
@@ -618,7 +618,7 @@ async def test_broker_reads_redis_and_ignores_malformed_events(redis_url: str) -
 
 
 async def test_lazy_loaders_build_each_loader_on_first_use(settings: Settings) -> None:
-    from graphql_api.db.engine import Database
+    from graphql_api.core.db.engine import Database
     from loaders import Loaders, create_loaders
     from loaders.lazy import create_lazy_loaders
 

@@ -1,8 +1,9 @@
 """Subscriptions across two real server instances sharing PostgreSQL and Redis (R17).
 
-Each test starts uvicorn subprocesses (`python -m uvicorn --factory graphql_api.app:create_app`)
-on free ports, pointed at the test database and Redis. Subscribers connect to instance A,
-with the `gql` client over graphql-transport-ws and with a raw legacy graphql-ws client;
+Each test starts uvicorn subprocesses
+(`python -m uvicorn --factory graphql_api.face.app:create_app`) on free ports, pointed at
+the test database and Redis. Subscribers connect to instance A, with the `gql` client over
+graphql-transport-ws and with a raw legacy graphql-ws client;
 the mutation runs on instance B; the event travels through Redis pub/sub. The servers are
 stopped however a test ends.
 """
@@ -34,11 +35,11 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from graphql_api.auth.tokens import issue_access_token
-from graphql_api.config import Settings
-from graphql_api.db.enums import Role
-from graphql_api.embedded import RedisServer, free_port, start_redis
-from graphql_api.ids import encode_id
+from graphql_api.core.auth.tokens import issue_access_token
+from graphql_api.core.config import Settings
+from graphql_api.core.db.enums import Role
+from graphql_api.core.ids import encode_id
+from graphql_api.devtools.embedded import RedisServer, free_port, start_redis
 from tests.factories_mutations_ab import announcement_input
 from tests.factories_portfolios import make_portfolios, make_securities, make_user
 
@@ -110,7 +111,7 @@ def _start(name: str, env: dict[str, str], log_dir: Path) -> Instance:
                 "-m",
                 "uvicorn",
                 "--factory",
-                "graphql_api.app:create_app",
+                "graphql_api.face.app:create_app",
                 "--host",
                 "127.0.0.1",
                 "--port",

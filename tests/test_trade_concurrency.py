@@ -22,10 +22,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from graphql_api.config import Settings
-from graphql_api.db.enums import Role
-from graphql_api.db.writes.portfolios import apply_price_updates
-from graphql_api.ids import encode_id
+from graphql_api.core.config import Settings
+from graphql_api.core.db.enums import Role
+from graphql_api.core.db.writes.portfolios import apply_price_updates
+from graphql_api.core.ids import encode_id
 from tests.conftest import act_as
 from tests.factories_mutations_bp import post
 from tests.factories_portfolios import (

@@ -23,10 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
 
-from graphql_api.auth.principal import Principal
-from graphql_api.config import Settings
-from graphql_api.db.enums import Role
-from graphql_api.ids import decode_id, encode_id
+from graphql_api.core.auth.principal import Principal
+from graphql_api.core.config import Settings
+from graphql_api.core.db.enums import Role
+from graphql_api.core.ids import decode_id, encode_id
 from tests.factories_mutations_bp import make_service
 from tests.factories_portfolios import make_principal, make_securities
 

@@ -21,11 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import StarletteDeprecationWarning
 from starlette.websockets import WebSocketDisconnect
 
-from graphql_api.app import create_app
-from graphql_api.auth.tokens import issue_access_token
-from graphql_api.config import Settings
-from graphql_api.db.enums import Role
-from graphql_api.ids import encode_id
+from graphql_api.core.auth.tokens import issue_access_token
+from graphql_api.core.config import Settings
+from graphql_api.core.db.enums import Role
+from graphql_api.core.ids import encode_id
+from graphql_api.face.app import create_app
 from tests.auth_helpers import make_account
 
 with warnings.catch_warnings():

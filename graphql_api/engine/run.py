@@ -147,7 +147,7 @@ class Execution:
         return args
 
     def converted(self, field: FieldPlan) -> dict[str, Any]:
-        """A direct resolver's arguments, converted once per request (see plan.ENGINE_DIRECT)."""
+        """A direct resolver's arguments, converted once per request (see core.resolver_marks)."""
         converted = self.converted_args.get(field)
         if converted is None:
             convert = field.convert

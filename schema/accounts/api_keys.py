@@ -16,15 +16,15 @@ import strawberry
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphql_api import audit
-from graphql_api.auth.api_keys import IssuedKey, flush_last_used, forget_key, generate_key
-from graphql_api.db import models
-from graphql_api.db.enums import ApiKeyScope as ApiKeyScopeEnum
-from graphql_api.db.enums import Role
-from graphql_api.db.queries.api_keys import API_KEY_CLASSES, AnyApiKey, list_api_keys
-from graphql_api.db.writes import api_keys as writes
-from graphql_api.errors import BadUserInput
-from graphql_api.ids import decode_id_of, encode_id
+from graphql_api.core import audit
+from graphql_api.core.auth.api_keys import IssuedKey, flush_last_used, forget_key, generate_key
+from graphql_api.core.db import models
+from graphql_api.core.db.enums import ApiKeyScope as ApiKeyScopeEnum
+from graphql_api.core.db.enums import Role
+from graphql_api.core.db.queries.api_keys import API_KEY_CLASSES, AnyApiKey, list_api_keys
+from graphql_api.core.db.writes import api_keys as writes
+from graphql_api.core.errors import BadUserInput
+from graphql_api.core.ids import decode_id_of, encode_id
 from schema.accounts.types import UserType
 from schema.errors import UserError, UserErrorCode, user_error
 from schema.node import register
@@ -265,7 +265,7 @@ class ApiKeyMutations:
             row, issued = await _issue(session, spec)
             await audit.record_request(
                 session,
-                ctx,
+                ctx.actor,
                 action="api_key.created",
                 target_type="ApiKey",
                 target_id=row.id,
@@ -323,7 +323,7 @@ class ApiKeyMutations:
             await writes.revoke_api_key(session, key_id=old.id, at=ctx.now)
             await audit.record_request(
                 session,
-                ctx,
+                ctx.actor,
                 action="api_key.rotated",
                 target_type="ApiKey",
                 target_id=old.id,
@@ -362,7 +362,7 @@ class ApiKeyMutations:
                 row = await writes.revoke_api_key(session, key_id=row.id, at=ctx.now)
                 await audit.record_request(
                     session,
-                    ctx,
+                    ctx.actor,
                     action="api_key.revoked",
                     target_type="ApiKey",
                     target_id=row.id,

@@ -8,17 +8,17 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.scalars import JSON
 
-from graphql_api.db.enums import Role
-from graphql_api.db.queries.audit import (
+from graphql_api.core.db.enums import Role
+from graphql_api.core.db.queries.audit import (
     AUDIT_LOG_CLASSES,
     AnyAuditLog,
     AuditLogFilters,
     count_audit_logs,
     list_audit_logs,
 )
-from graphql_api.errors import BadUserInput
-from graphql_api.ids import decode_id_of, encode_id
-from graphql_api.pagination import page_size
+from graphql_api.core.errors import BadUserInput
+from graphql_api.core.ids import decode_id_of, encode_id
+from graphql_api.core.pagination import page_size
 from schema.accounts.api_keys import ApiKeyType
 from schema.accounts.types import UserType
 from schema.node import is_registered, register

@@ -13,10 +13,10 @@ from typing import Annotated
 
 import strawberry
 
-from graphql_api import audit
-from graphql_api.auth.authenticate import forget_principal
-from graphql_api.auth.masking import mask_email
-from graphql_api.auth.passwords import (
+from graphql_api.core import audit
+from graphql_api.core.auth.authenticate import forget_principal
+from graphql_api.core.auth.masking import mask_email
+from graphql_api.core.auth.passwords import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
     hash_password,
@@ -24,7 +24,7 @@ from graphql_api.auth.passwords import (
     password_problem,
     verify_password,
 )
-from graphql_api.auth.tokens import (
+from graphql_api.core.auth.tokens import (
     IssuedRefreshToken,
     RefreshOutcome,
     find_refresh_token,
@@ -33,10 +33,9 @@ from graphql_api.auth.tokens import (
     revoke_family,
     rotate_refresh_token,
 )
-from graphql_api.context import Context
-from graphql_api.db import models
-from graphql_api.db.enums import Role as RoleEnum
-from graphql_api.db.writes.accounts import (
+from graphql_api.core.db import models
+from graphql_api.core.db.enums import Role as RoleEnum
+from graphql_api.core.db.writes.accounts import (
     insert_user,
     lock_user,
     record_login,
@@ -51,6 +50,7 @@ from schema.accounts.errors import (
     user_not_found,
 )
 from schema.accounts.types import Role, UserType
+from schema.context import Context
 from schema.errors import UserError, UserErrorCode
 from schema.permissions import IsAdmin
 from schema.types import Info
@@ -181,7 +181,7 @@ class AccountMutations:
             )
             await audit.record_request(
                 session,
-                ctx,
+                ctx.actor,
                 action="auth.register",
                 actor_user_id=user.id,
                 target_type="User",
@@ -226,7 +226,7 @@ class AccountMutations:
                 )  # fmt: skip
                 await audit.record_request(
                     session,
-                    ctx,
+                    ctx.actor,
                     action="auth.login",
                     success=False,
                     target_type="User" if user else None,
@@ -243,7 +243,7 @@ class AccountMutations:
             )
             await audit.record_request(
                 session,
-                ctx,
+                ctx.actor,
                 action="auth.login",
                 actor_user_id=user.id,
                 target_type="User",
@@ -277,7 +277,7 @@ class AccountMutations:
                 # Committed with the revocation, although the caller only sees an error.
                 await audit.record_request(
                     session,
-                    ctx,
+                    ctx.actor,
                     action="auth.refresh_reuse",
                     success=False,
                     actor_user_id=rotation.user_id,
@@ -314,7 +314,7 @@ class AccountMutations:
             )
             await audit.record_request(
                 session,
-                ctx,
+                ctx.actor,
                 action="auth.logout",
                 actor_user_id=token.user_id,
                 target_type="RefreshTokenFamily",
@@ -353,7 +353,7 @@ class AccountMutations:
             user = await set_role(session, user_id=pk, role=new_role)
             await audit.record_request(
                 session,
-                ctx,
+                ctx.actor,
                 action="user.role_changed",
                 target_type="User",
                 target_id=pk,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphql_api.db.enums import Role
+from graphql_api.core.db.enums import Role
 from schema.permissions import DeniedByDefault
 from schema.portfolios.permissions import can_read_portfolios_of
 from schema.types import Info

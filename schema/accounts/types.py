@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from graphql_api.db.enums import Role as RoleEnum
-from graphql_api.db.queries.accounts import USER_CLASSES, AnyUser
-from graphql_api.ids import encode_id
+from graphql_api.core.db.enums import Role as RoleEnum
+from graphql_api.core.db.queries.accounts import USER_CLASSES, AnyUser
+from graphql_api.core.ids import encode_id
 from schema.accounts.permissions import CanReadEmail, CanReadUserPortfolios
 from schema.types import Info, Node, described_enum, later
 

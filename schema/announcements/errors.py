@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graphql_api.db.enums import AnnouncementStatus
+from graphql_api.core.db.enums import AnnouncementStatus
 from schema.errors import UserError, UserErrorCode, user_error
 
 

@@ -14,18 +14,18 @@ from typing import Annotated, Any
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphql_api import audit
-from graphql_api.db import models
-from graphql_api.db.enums import AnnouncementStatus
-from graphql_api.db.enums import BusinessSize as BusinessSizeEnum
-from graphql_api.db.queries.announcements import effective_status
-from graphql_api.db.queries.businesses import businesses_by_ids
-from graphql_api.db.writes.announcements import (
+from graphql_api.core import audit
+from graphql_api.core.db import models
+from graphql_api.core.db.enums import AnnouncementStatus
+from graphql_api.core.db.enums import BusinessSize as BusinessSizeEnum
+from graphql_api.core.db.queries.announcements import effective_status
+from graphql_api.core.db.queries.businesses import businesses_by_ids
+from graphql_api.core.db.writes.announcements import (
     insert_announcement,
     lock_announcement,
     update_announcement,
 )
-from graphql_api.events import ANNOUNCEMENT_PUBLISHED, emit
+from graphql_api.core.events import ANNOUNCEMENT_PUBLISHED, emit
 from schema.announcements.errors import (
     announcement_not_found,
     closing_time_passed,
@@ -252,7 +252,7 @@ async def _audit(
 ) -> None:
     await audit.record_request(
         session,
-        info.context,
+        info.context.actor,
         action=action,
         target_type="Announcement",
         target_id=row.id,

@@ -1,4 +1,4 @@
-"""Announcement queries: thin resolvers over graphql_api.db.queries.announcements."""
+"""Announcement queries: thin resolvers over graphql_api.core.db.queries.announcements."""
 
 from __future__ import annotations
 
@@ -6,16 +6,16 @@ from typing import Annotated
 
 import strawberry
 
-from graphql_api.db.enums import AnnouncementStatus
-from graphql_api.db.queries.announcements import (
+from graphql_api.core.db.enums import AnnouncementStatus
+from graphql_api.core.db.queries.announcements import (
     AnnouncementFilters,
     AnnouncementSort,
     AnyAnnouncement,
     count_announcements,
     list_announcements,
 )
-from graphql_api.errors import BadUserInput
-from graphql_api.pagination import page_size
+from graphql_api.core.errors import BadUserInput
+from graphql_api.core.pagination import page_size
 from schema.announcements.types import (
     AnnouncementConnection,
     AnnouncementFilter,

@@ -8,9 +8,9 @@ from typing import Annotated
 
 import strawberry
 
-from graphql_api.db import models
-from graphql_api.db.queries.announcements import AnnouncementFilters, matching_announcement
-from graphql_api.events import ANNOUNCEMENT_PUBLISHED
+from graphql_api.core.db import models
+from graphql_api.core.db.queries.announcements import AnnouncementFilters, matching_announcement
+from graphql_api.core.events import ANNOUNCEMENT_PUBLISHED
 from schema.announcements.queries import _filters
 from schema.announcements.types import AnnouncementFilter, AnnouncementType
 from schema.subscriptions import LiveOperation

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from graphql_api.db.enums import AnnouncementStatus as AnnouncementStatusEnum
-from graphql_api.db.queries.announcements import (
+from graphql_api.core.db.enums import AnnouncementStatus as AnnouncementStatusEnum
+from graphql_api.core.db.queries.announcements import (
     ANNOUNCEMENT_CLASSES,
     AnnouncementSort,
     AnyAnnouncement,
     effective_status,
 )
-from graphql_api.ids import encode_id
+from graphql_api.core.ids import encode_id
 from schema.businesses.types import BusinessSize
 from schema.types import Connection, Info, Node, described_enum, later
 

@@ -10,9 +10,9 @@ import orjson
 import strawberry
 from strawberry.scalars import JSON
 
-from graphql_api.db import models
-from graphql_api.db.enums import BriefingStatus as BriefingStatusEnum
-from graphql_api.db.writes.briefings import BriefingContent, upsert_briefing
+from graphql_api.core.db import models
+from graphql_api.core.db.enums import BriefingStatus as BriefingStatusEnum
+from graphql_api.core.db.writes.briefings import BriefingContent, upsert_briefing
 from loaders import Loaders
 from schema.briefings.errors import duplicate_keyword
 from schema.briefings.permissions import require_briefing_writer

@@ -6,10 +6,10 @@ Everyone else never learns a draft exists: lists omit it, `briefing(date)` is nu
 
 from __future__ import annotations
 
-from graphql_api.auth.principal import Principal
-from graphql_api.db.enums import BriefingStatus, Role
-from graphql_api.db.queries.briefings import AnyBriefing
-from graphql_api.errors import Forbidden, Unauthenticated
+from graphql_api.core.auth.principal import Principal
+from graphql_api.core.db.enums import BriefingStatus, Role
+from graphql_api.core.db.queries.briefings import AnyBriefing
+from graphql_api.core.errors import Forbidden, Unauthenticated
 
 
 def can_see_draft_briefings(principal: Principal) -> bool:

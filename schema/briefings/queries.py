@@ -1,5 +1,5 @@
 """Briefing, historical case and glossary queries: thin resolvers over
-graphql_api.db.queries.briefings (R3)."""
+graphql_api.core.db.queries.briefings (R3)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 
 import strawberry
 
-from graphql_api.db.queries.briefings import (
+from graphql_api.core.db.queries.briefings import (
     AnyBriefing,
     BriefingFilters,
     count_briefings,
@@ -18,8 +18,8 @@ from graphql_api.db.queries.briefings import (
     list_glossary_terms,
     list_historical_cases,
 )
-from graphql_api.errors import BadUserInput
-from graphql_api.pagination import page_size
+from graphql_api.core.errors import BadUserInput
+from graphql_api.core.pagination import page_size
 from schema.briefings.permissions import can_see_briefing, can_see_draft_briefings
 from schema.briefings.types import (
     BriefingConnection,

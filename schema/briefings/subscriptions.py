@@ -6,9 +6,9 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
-from graphql_api.db import models
-from graphql_api.db.queries.briefings import briefings_by_ids
-from graphql_api.events import BRIEFING_PUBLISHED
+from graphql_api.core.db import models
+from graphql_api.core.db.queries.briefings import briefings_by_ids
+from graphql_api.core.events import BRIEFING_PUBLISHED
 from schema.briefings.permissions import can_see_briefing
 from schema.briefings.types import BriefingType
 from schema.subscriptions import LiveOperation

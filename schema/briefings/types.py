@@ -8,8 +8,8 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.scalars import JSON
 
-from graphql_api.db.enums import BriefingStatus as BriefingStatusEnum
-from graphql_api.db.queries.briefings import (
+from graphql_api.core.db.enums import BriefingStatus as BriefingStatusEnum
+from graphql_api.core.db.queries.briefings import (
     BRIEFING_CLASSES,
     GLOSSARY_TERM_CLASSES,
     HISTORICAL_CASE_CLASSES,
@@ -17,8 +17,8 @@ from graphql_api.db.queries.briefings import (
     AnyGlossaryTerm,
     AnyHistoricalCase,
 )
-from graphql_api.errors import BadUserInput
-from graphql_api.ids import encode_id
+from graphql_api.core.errors import BadUserInput
+from graphql_api.core.ids import encode_id
 from schema.types import Connection, Info, Node, described_enum
 
 RELATED_CASES_DEFAULT = 5

@@ -16,19 +16,19 @@ from typing import Annotated, Any
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphql_api import audit
-from graphql_api.auth.principal import Principal
-from graphql_api.db import models
-from graphql_api.db.enums import AnnouncementStatus, Role
-from graphql_api.db.enums import ApplicationStatus as ApplicationStatusEnum
-from graphql_api.db.queries.accounts import users_by_ids
-from graphql_api.db.writes.announcements import lock_announcement
-from graphql_api.db.writes.applications import (
+from graphql_api.core import audit
+from graphql_api.core.auth.principal import Principal
+from graphql_api.core.db import models
+from graphql_api.core.db.enums import AnnouncementStatus, Role
+from graphql_api.core.db.enums import ApplicationStatus as ApplicationStatusEnum
+from graphql_api.core.db.queries.accounts import users_by_ids
+from graphql_api.core.db.writes.announcements import lock_announcement
+from graphql_api.core.db.writes.applications import (
     decide_application,
     insert_application,
     lock_application,
 )
-from graphql_api.db.writes.businesses import insert_business, lock_business, update_business
+from graphql_api.core.db.writes.businesses import insert_business, lock_business, update_business
 from schema.businesses.errors import (
     already_applied,
     already_decided,
@@ -218,7 +218,7 @@ async def _audit(
 ) -> None:
     await audit.record_request(
         session,
-        info.context,
+        info.context.actor,
         action=action,
         target_type=target_type,
         target_id=target_id,

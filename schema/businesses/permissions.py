@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphql_api.auth.principal import Principal
-from graphql_api.db.enums import Role
+from graphql_api.core.auth.principal import Principal
+from graphql_api.core.db.enums import Role
 from schema.permissions import DeniedByDefault
 from schema.types import Info
 

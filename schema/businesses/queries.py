@@ -1,4 +1,4 @@
-"""Business queries: thin resolvers over graphql_api.db.queries.businesses (R2)."""
+"""Business queries: thin resolvers over graphql_api.core.db.queries.businesses (R2)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ from typing import Annotated, Any
 
 import strawberry
 
-from graphql_api.db.queries.applications import AnyApplication
-from graphql_api.db.queries.businesses import (
+from graphql_api.core.db.queries.applications import AnyApplication
+from graphql_api.core.db.queries.businesses import (
     AnyBusiness,
     BusinessFilters,
     BusinessSort,
     count_businesses,
     list_businesses,
 )
-from graphql_api.errors import BadUserInput
-from graphql_api.pagination import page_size
+from graphql_api.core.errors import BadUserInput
+from graphql_api.core.pagination import page_size
 from schema.businesses.permissions import can_read_private_business_data
 from schema.businesses.types import (
     BusinessConnection,

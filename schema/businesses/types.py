@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from graphql_api.db.enums import ApplicationStatus as ApplicationStatusEnum
-from graphql_api.db.enums import BusinessSize as BusinessSizeEnum
-from graphql_api.db.queries.applications import APPLICATION_CLASSES, AnyApplication
-from graphql_api.db.queries.businesses import BUSINESS_CLASSES, AnyBusiness, BusinessSort
-from graphql_api.ids import encode_id
-from graphql_api.pagination import page_size
+from graphql_api.core.db.enums import ApplicationStatus as ApplicationStatusEnum
+from graphql_api.core.db.enums import BusinessSize as BusinessSizeEnum
+from graphql_api.core.db.queries.applications import APPLICATION_CLASSES, AnyApplication
+from graphql_api.core.db.queries.businesses import BUSINESS_CLASSES, AnyBusiness, BusinessSort
+from graphql_api.core.ids import encode_id
+from graphql_api.core.pagination import page_size
 from loaders.pages import PageKey, ParentOnlyKey, TopKey
 from schema.businesses.permissions import CanReadSensitiveBusinessFields
 from schema.types import Connection, Info, Node, described_enum, later, then

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import strawberry
 
-from graphql_api.db.queries import dashboard as queries
-from graphql_api.errors import BadUserInput
+from graphql_api.core.db.queries import dashboard as queries
+from graphql_api.core.errors import BadUserInput
 from schema.announcements.types import AnnouncementStatus, AnnouncementType
 from schema.briefings.types import KeywordScore
 from schema.businesses.types import BusinessSize

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graphql_api.db.writes.portfolios import TradeRejection
+from graphql_api.core.db.writes.portfolios import TradeRejection
 from schema.errors import UserError, UserErrorCode, user_error
 
 

@@ -9,9 +9,9 @@ from typing import Annotated
 
 import strawberry
 
-from graphql_api.db import models
-from graphql_api.db.enums import TradeSide as TradeSideEnum
-from graphql_api.db.writes.portfolios import (
+from graphql_api.core.db import models
+from graphql_api.core.db.enums import TradeSide as TradeSideEnum
+from graphql_api.core.db.writes.portfolios import (
     TradeRejection,
     TradeRequest,
     apply_price_updates,

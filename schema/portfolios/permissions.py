@@ -6,9 +6,9 @@ that it exists; lists of someone's portfolios are FORBIDDEN (schema.accounts.per
 
 from __future__ import annotations
 
-from graphql_api.auth.principal import Principal
-from graphql_api.db.enums import Role
-from graphql_api.errors import Forbidden, Unauthenticated
+from graphql_api.core.auth.principal import Principal
+from graphql_api.core.db.enums import Role
+from graphql_api.core.errors import Forbidden, Unauthenticated
 
 
 def can_read_portfolios_of(principal: Principal, owner_id: int) -> bool:

@@ -6,15 +6,15 @@ from typing import Annotated
 
 import strawberry
 
-from graphql_api.db.queries.portfolios import (
+from graphql_api.core.db.queries.portfolios import (
     AnyPortfolio,
     AnyTransaction,
     count_securities,
     list_securities,
 )
-from graphql_api.errors import BadUserInput, NotFound
-from graphql_api.ids import decode_id_of
-from graphql_api.pagination import page_size
+from graphql_api.core.errors import BadUserInput, NotFound
+from graphql_api.core.ids import decode_id_of
+from graphql_api.core.pagination import page_size
 from schema.node import register
 from schema.portfolios.permissions import can_read_portfolios_of
 from schema.portfolios.types import PortfolioType, SecurityConnection, SecurityType

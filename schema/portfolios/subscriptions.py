@@ -21,9 +21,9 @@ from typing import Annotated, Final
 
 import strawberry
 
-from graphql_api.errors import NotFound
-from graphql_api.events import PORTFOLIO_UPDATED
-from graphql_api.ids import decode_id_of
+from graphql_api.core.errors import NotFound
+from graphql_api.core.events import PORTFOLIO_UPDATED
+from graphql_api.core.ids import decode_id_of
 from schema.portfolios.permissions import can_read_portfolios_of
 from schema.portfolios.types import PortfolioType
 from schema.subscriptions import LiveOperation

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from graphql_api.db.enums import TradeSide as TradeSideEnum
-from graphql_api.db.queries.portfolios import (
+from graphql_api.core.db.enums import TradeSide as TradeSideEnum
+from graphql_api.core.db.queries.portfolios import (
     PORTFOLIO_CLASSES,
     SECURITY_CLASSES,
     TRANSACTION_CLASSES,
@@ -20,9 +20,9 @@ from graphql_api.db.queries.portfolios import (
     AnyTransaction,
     Valuation,
 )
-from graphql_api.errors import NotFound
-from graphql_api.ids import encode_id
-from graphql_api.pagination import page_size
+from graphql_api.core.errors import NotFound
+from graphql_api.core.ids import encode_id
+from graphql_api.core.pagination import page_size
 from loaders.pages import PageKey
 from schema.types import AfterArg, Connection, FirstArg, Info, Node, described_enum, later
 

@@ -1,0 +1,154 @@
+"""Engines and session factories: a writer, and an optional read replica for queries."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from graphql_api.core.config import Settings
+from graphql_api.core.db.rows import Query, Row, RowReader, StatementListener, statement_counter
+from graphql_api.core.events import Publisher, take_pending
+
+__all__ = ["Database", "statement_counter"]
+
+log = logging.getLogger("graphql_api.sql")
+
+R = TypeVar("R", bound=Row)
+
+
+def _install_statement_counter(engine: Engine) -> None:
+    @event.listens_for(engine, "before_cursor_execute")
+    def _count(conn: Connection, cursor: Any, statement: str, params: Any, context: Any,
+               executemany: bool) -> None:  # fmt: skip
+        counter = statement_counter.get()
+        if counter is not None:
+            counter[0] += 1
+
+
+def _install_slow_query_log(engine: Engine, threshold_ms: int) -> None:
+    @event.listens_for(engine, "before_cursor_execute")
+    def _start(
+        conn: Connection, cursor: Any, statement: str, params: Any, context: Any, executemany: bool
+    ) -> None:
+        conn.info.setdefault("query_start", []).append(time.perf_counter())
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _end(
+        conn: Connection, cursor: Any, statement: str, params: Any, context: Any, executemany: bool
+    ) -> None:
+        elapsed_ms = (time.perf_counter() - conn.info["query_start"].pop()) * 1000
+        if elapsed_ms >= threshold_ms:
+            # Parameters are left out on purpose: they may hold secrets or personal data.
+            log.warning(
+                "slow query",
+                extra={"duration_ms": round(elapsed_ms, 1), "statement": statement[:2000]},
+            )
+
+
+def _engine(url: str, settings: Settings, *, read_only: bool = False) -> AsyncEngine:
+    # No pre-ping: it costs a round trip per checkout; a dead connection raises a
+    # disconnect error instead, which invalidates the pool, and recycling bounds its age.
+    options: dict[str, Any] = {}
+    if read_only:
+        # Reads run in autocommit: no BEGIN/ROLLBACK round trips around each statement,
+        # and no reset on return because no transaction is ever left open.
+        options = {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}
+    engine = create_async_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_recycle=1800,
+        connect_args={"server_settings": {"application_name": "graphql-api"}},
+        **options,
+    )
+    _install_slow_query_log(engine.sync_engine, settings.slow_query_ms)
+    _install_statement_counter(engine.sync_engine)
+    return engine
+
+
+class Database:
+    """The request-independent database handles; sessions are short-lived and never shared."""
+
+    def __init__(self, settings: Settings, *, url: str | None = None) -> None:
+        write_url = url or settings.database_url
+        if write_url is None:
+            raise ValueError("a database URL is required")
+        self.engine = _engine(write_url, settings)
+        # An explicit url (tests) means one database for both roles.
+        read_url = (settings.database_read_url if url is None else None) or write_url
+        self.read_engine = _engine(read_url, settings, read_only=True)
+        # The lean read path (graphql_api.core.db.rows): same server as the read engine.
+        self._rows = RowReader(
+            read_url, pool_size=settings.db_pool_size, slow_query_ms=settings.slow_query_ms
+        )
+        # Set by the app once Redis is up; None publishes nothing (CLI, seed).
+        self.publisher: Publisher | None = None
+        self._writer = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
+
+    def engines(self) -> tuple[AsyncEngine, ...]:
+        return (
+            (self.engine,) if self.read_engine is self.engine else (self.engine, self.read_engine)
+        )
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for one batch of reads (one DataLoader batch or one list query)."""
+        async with self._reader() as session:
+            yield session
+
+    async def fetch(self, query: Query[R], /, **params: Any) -> list[R]:
+        """Rows of a prepared read (`graphql_api.core.db.rows.prepare`), parameters by name."""
+        return await self._rows.fetch(query, params)
+
+    async def fetch_one(self, query: Query[R], /, **params: Any) -> R | None:
+        """The first row of a prepared read, or None."""
+        rows = await self._rows.fetch(query, params)
+        return rows[0] if rows else None
+
+    def add_statement_listener(self, listener: StatementListener) -> None:
+        """Call `listener(sql)` before each lean-path statement (tests count statements)."""
+        self._rows.listeners.append(listener)
+
+    def remove_statement_listener(self, listener: StatementListener) -> None:
+        self._rows.listeners.remove(listener)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction: committed when the block ends, rolled back on error.
+
+        Events queued with `graphql_api.core.events.emit` are published after the commit.
+        """
+        async with self._writer() as session:
+            async with session.begin():
+                yield session
+            pending = take_pending(session)
+        for topic, payload in pending:
+            if self.publisher is None:
+                continue
+            try:
+                await self.publisher(topic, payload)
+            except Exception:  # the write is committed; losing the event must not undo it
+                log.exception("could not publish event %s", topic)
+
+    async def ping(self) -> None:
+        for engine in self.engines():
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self._rows.close()
+        for engine in self.engines():
+            await engine.dispose()

@@ -1,0 +1,171 @@
+"""Stable error codes and the one place where errors are classified and masked (R13).
+
+Every error a client sees carries ``extensions.code``. Errors we raise on purpose are
+``ApiError`` subclasses; anything else is an internal error: logged with its stack and
+shown to the client only as INTERNAL_SERVER_ERROR with a request-neutral message.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from graphql import GraphQLError
+
+log = logging.getLogger(__name__)
+
+
+class ErrorCode(StrEnum):
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    NOT_FOUND = "NOT_FOUND"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    RATE_LIMITED = "RATE_LIMITED"
+    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+    # graphql-core's own parse and validation failures; named as other GraphQL servers do.
+    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+
+
+INTERNAL_MESSAGE = "Internal server error."
+
+
+# --- Expected workflow failures (payload `UserError`s, not GraphQL errors) ---------------
+
+
+class UserErrorCode(StrEnum):
+    # Any domain: input validation.
+    REQUIRED = "REQUIRED"
+    TOO_SHORT = "TOO_SHORT"
+    TOO_LONG = "TOO_LONG"
+    INVALID_FORMAT = "INVALID_FORMAT"
+    OUT_OF_RANGE = "OUT_OF_RANGE"
+    INVALID_VALUE = "INVALID_VALUE"
+    NOT_FOUND = "NOT_FOUND"
+    DUPLICATE = "DUPLICATE"
+    # Accounts and access.
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    EMAIL_TAKEN = "EMAIL_TAKEN"
+    WEAK_PASSWORD = "WEAK_PASSWORD"  # noqa: S105  (a code, not a password)
+    INVALID_TOKEN = "INVALID_TOKEN"  # noqa: S105  (a code, not a token)
+    # Announcements, businesses and applications.
+    INVALID_TRANSITION = "INVALID_TRANSITION"
+    NOT_OPEN = "NOT_OPEN"
+    NOT_ELIGIBLE = "NOT_ELIGIBLE"
+    ALREADY_APPLIED = "ALREADY_APPLIED"
+    # Portfolios and trading.
+    UNKNOWN_SYMBOL = "UNKNOWN_SYMBOL"
+    NO_PRICE = "NO_PRICE"
+    INSUFFICIENT_CASH = "INSUFFICIENT_CASH"
+    INSUFFICIENT_HOLDINGS = "INSUFFICIENT_HOLDINGS"
+
+
+@dataclass(frozen=True, slots=True)
+class DomainError:
+    """One reason a workflow refused its input: a stable code, a message safe to show, and
+    the input field at fault as a dotted path (`input.email`), if one is."""
+
+    code: UserErrorCode
+    message: str
+    field: str | None = None
+
+
+class Rejected(Exception):
+    """A service refused its input; raised inside its transaction, so nothing was written.
+
+    Mutations turn it into the payload's `errors`; other callers (CLI, seed) report it.
+    """
+
+    def __init__(self, *errors: DomainError) -> None:
+        super().__init__("; ".join(error.message for error in errors))
+        self.errors = errors
+
+
+class ApiError(Exception):
+    """An expected failure with a stable code; its message is safe to show to clients."""
+
+    code: ErrorCode = ErrorCode.INTERNAL_SERVER_ERROR
+
+    def __init__(self, message: str, *, field: str | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extensions: dict[str, Any] = {"code": self.code.value, **extra}
+        if field is not None:
+            self.extensions["field"] = field
+
+
+class Unauthenticated(ApiError):
+    code = ErrorCode.UNAUTHENTICATED
+
+
+class Forbidden(ApiError):
+    code = ErrorCode.FORBIDDEN
+
+
+class NotFound(ApiError):
+    code = ErrorCode.NOT_FOUND
+
+
+class BadUserInput(ApiError):
+    code = ErrorCode.BAD_USER_INPUT
+
+
+class RateLimited(ApiError):
+    code = ErrorCode.RATE_LIMITED
+
+
+class QueryTooComplex(ApiError):
+    code = ErrorCode.QUERY_TOO_COMPLEX
+
+
+def _code_for_graphql_error(error: GraphQLError) -> str:
+    if error.message.startswith("Syntax Error"):
+        return ErrorCode.GRAPHQL_PARSE_FAILED.value
+    if error.path is None:
+        # No path: the document was rejected before execution (validation, variables).
+        if error.message.startswith("Variable "):
+            return ErrorCode.BAD_USER_INPUT.value
+        return ErrorCode.GRAPHQL_VALIDATION_FAILED.value
+    return ErrorCode.INTERNAL_SERVER_ERROR.value
+
+
+def classify(error: GraphQLError) -> GraphQLError:
+    """Return the error as clients may see it: with a code, and masked unless expected."""
+    original = error.original_error
+    if isinstance(original, ApiError):
+        return GraphQLError(
+            original.message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions=original.extensions,
+        )
+    if original is None or isinstance(original, GraphQLError):
+        # Raised on purpose as a GraphQL error (permission classes, graphql-core itself).
+        if error.extensions and "code" in error.extensions:
+            return error
+        return GraphQLError(
+            error.message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={**(error.extensions or {}), "code": _code_for_graphql_error(error)},
+        )
+    log.error(
+        "unhandled error in resolver at %s",
+        ".".join(str(p) for p in error.path or ()),
+        exc_info=(type(original), original, original.__traceback__),
+    )
+    return GraphQLError(
+        INTERNAL_MESSAGE,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={"code": ErrorCode.INTERNAL_SERVER_ERROR.value},
+    )

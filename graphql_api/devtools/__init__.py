@@ -1,0 +1,1 @@
+"""Development tools off the serving path: embedded PostgreSQL/Redis, demo data."""

@@ -1,0 +1,1 @@
+"""The server face: ASGI app, HTTP and WebSocket handling, health, CLI."""

@@ -1,0 +1,130 @@
+"""The ASGI application factory."""
+
+from __future__ import annotations
+
+import gc
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
+
+from graphql_api.core.auth.api_keys import LastUseFlusher
+from graphql_api.core.auth.authenticate import PrincipalCache, authenticate
+from graphql_api.core.broker import Broker
+from graphql_api.core.config import Settings
+from graphql_api.core.db.engine import Database
+from graphql_api.core.events import redis_publisher
+from graphql_api.face import health
+from graphql_api.face.graphql_view import GraphQLView
+from graphql_api.face.shutdown import install_drain_on_exit_signals
+from graphql_api.face.strawberry_engine import EngineSchema
+from graphql_api.face.websocket import (
+    CONNECTION_INIT_TIMEOUT,
+    KEEP_ALIVE_SECONDS,
+    MAX_SUBSCRIPTIONS_PER_CONNECTION,
+)
+from schema import build_schema, depth_rules
+
+log = logging.getLogger(__name__)
+
+
+# Requests allocate many short-lived containers; graphql-core, Strawberry and SQLAlchemy leave
+# a few million long-lived objects at import. With the defaults, full collections rescan
+# all of those every few hundred requests (14 % of CPU on the businesses page at 32
+# concurrent requests, bench/RESULTS.md). Objects alive once the app has started are
+# moved out of the collector's sight (gc.freeze) and the young generation collects less
+# often; cycles are still collected.
+GC_THRESHOLDS = (20_000, 20, 10)
+
+
+def _tune_garbage_collector() -> None:
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
+class ApiApp(Starlette):
+    """Starlette, with /graphql over HTTP handed straight to the GraphQL view.
+
+    The view answers every outcome itself (GraphQL-shaped errors, 4xx, masked 500s), so the
+    router and the exception middlewares add nothing on that path but a few frames and
+    send wrappers per request. Everything else (health, WebSocket, lifespan) is Starlette's.
+    """
+
+    def __init__(self, graphql: GraphQLView, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.graphql = graphql
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/graphql" and not scope.get("root_path"):
+            scope["app"] = self
+            await self.graphql(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the app. `uvicorn --factory graphql_api.face.app:create_app` reads env settings."""
+    settings = settings or Settings.from_env()
+    if settings.database_url is None or settings.redis_url is None:
+        raise ValueError(
+            "DATABASE_URL and REDIS_URL must be set (`graphql-api serve` sets them for the "
+            "embedded servers)"
+        )
+    database_url, redis_url = settings.database_url, settings.redis_url
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if settings.auto_migrate:
+            from graphql_api.core.db.migrate import upgrade
+
+            await upgrade(url=database_url)
+        app.state.settings = settings
+        # Resolves the caller once per request/connection; tests may swap it for a fixed one.
+        app.state.authenticate = authenticate
+        # Users' current role and is_active, per process, for a few seconds (see authenticate).
+        app.state.principal_cache = PrincipalCache()
+        app.state.db = Database(settings)
+        app.state.redis = Redis.from_url(redis_url, health_check_interval=30)
+        app.state.db.publisher = redis_publisher(app.state.redis)
+        # API keys' last use: batched from Redis into the database every 30 s and at exit.
+        last_use_flusher = LastUseFlusher(app.state.db, app.state.redis)
+        last_use_flusher.start()
+        # Subscriptions: one Redis pub/sub reader per instance, fanned out in-process (R17).
+        app.state.broker = Broker(redis_url)
+        await app.state.broker.start()
+        undo_drain = install_drain_on_exit_signals(app.state.broker)
+        _tune_garbage_collector()
+        try:
+            yield
+        finally:
+            undo_drain()
+            await app.state.broker.stop()
+            await last_use_flusher.stop()
+            await app.state.db.dispose()
+            await app.state.redis.aclose()
+
+    view = GraphQLView(
+        build_schema(max_depth=settings.max_query_depth, schema_class=EngineSchema),
+        validation_rules=depth_rules(settings.max_query_depth),
+        graphql_ide="graphiql" if settings.graphiql else None,
+        keep_alive=True,
+        keep_alive_interval=KEEP_ALIVE_SECONDS,
+        connection_init_wait_timeout=CONNECTION_INIT_TIMEOUT,
+        max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_CONNECTION,
+    )
+    return ApiApp(
+        view,
+        routes=[
+            Route("/graphql", view, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", view),
+            Route("/health/live", health.live),
+            Route("/health/ready", health.ready),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,308 @@
+"""The `graphql-api` command: serve, migrate, seed, export-schema."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import getpass
+import logging
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from types import FrameType
+from typing import Any
+
+import click
+
+from graphql_api.core.config import ConfigError, Settings
+from graphql_api.core.db.enums import Role
+from graphql_api.core.logging_setup import configure_logging
+
+log = logging.getLogger("graphql_api")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from None
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # SystemExit unwinds through the `with` blocks, so child servers are stopped too.
+    sys.exit(128 + signum)
+
+
+@contextlib.contextmanager
+def _services(settings: Settings) -> Iterator[Settings]:
+    """Settings pointing at real services: the configured ones, or private embedded ones."""
+    if not settings.embedded:
+        yield settings
+        return
+    from graphql_api.devtools.embedded import EmbeddedError, embedded_services
+
+    click.echo(f"Starting embedded PostgreSQL and Redis in {settings.home.resolve()} ...", err=True)
+    try:
+        with embedded_services(settings.home) as services:
+            yield dataclasses.replace(
+                settings, database_url=services.database_url, redis_url=services.redis.url
+            )
+    except EmbeddedError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+async def _prepare(settings: Settings, *, seed_if_empty: bool) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from graphql_api.core.auth.users import enable_demo_logins
+    from graphql_api.core.db.migrate import upgrade
+    from graphql_api.devtools.seed import AlreadySeededError, is_seeded, seed_demo
+
+    assert settings.database_url is not None
+    if settings.auto_migrate:
+        await upgrade(url=settings.database_url)
+    if not seed_if_empty:
+        return
+    engine = create_async_engine(settings.database_url)
+    try:
+        if not await is_seeded(engine):
+            click.echo("Seeding demo data (first start) ...", err=True)
+            # Another replica starting at the same moment may win the race; that is fine.
+            with contextlib.suppress(AlreadySeededError):
+                await seed_demo(engine, scale=1, seed=42, progress=False)
+        # Demo passwords for one account per role (never in production); on every start,
+        # because it only fills accounts that still have no usable password.
+        await enable_demo_logins(engine, settings)
+    finally:
+        await engine.dispose()
+
+
+@click.group()
+def main() -> None:
+    """GraphQL API server for announcements, businesses, briefings and portfolios."""
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
+@main.command()
+@click.option("--host", default=None, help="Bind address (default HOST or 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default PORT or 8000).")
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(1, 64),
+    help="Server processes (default WORKERS or 1); one per core the server may use.",
+)
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
+    """Run the server; with no DATABASE_URL/REDIS_URL, start embedded PostgreSQL and Redis."""
+    import uvicorn
+
+    from graphql_api.face.app import create_app
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    host = host or settings.host
+    port = port or settings.port
+    workers = workers or settings.workers
+    with _services(settings) as live:
+        asyncio.run(_prepare(live, seed_if_empty=settings.embedded and live.seed_demo_data))
+        click.echo(f"GraphQL endpoint and GraphiQL: http://{host}:{port}/graphql", err=True)
+        _print_demo_logins(live)
+        if workers > 1:
+            _serve_workers(live, host, port, workers)
+            return
+        app = create_app(dataclasses.replace(live, auto_migrate=False))
+        uvicorn.run(app, host=host, port=port, **_UVICORN_OPTIONS)
+
+
+@main.command()
+def migrate() -> None:
+    """Apply database migrations up to the latest revision."""
+    settings = _settings()
+    configure_logging(settings.log_level, json=False)
+    with _services(settings) as live:
+        asyncio.run(_prepare(dataclasses.replace(live, auto_migrate=True), seed_if_empty=False))
+    click.echo("Database is at the latest revision.", err=True)
+
+
+@main.command()
+@click.option(
+    "--scale",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Multiplier for row counts.",
+)
+@click.option(
+    "--seed",
+    "seed_value",
+    default=42,
+    show_default=True,
+    type=int,
+    help="Random seed; the same seed gives the same data.",
+)
+def seed(scale: int, seed_value: int) -> None:
+    """Fill the database with deterministic demo data."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from graphql_api.devtools.seed import seed_demo
+
+    settings = _settings()
+    configure_logging(settings.log_level, json=False)
+
+    from graphql_api.core.auth.users import enable_demo_logins
+
+    async def run(url: str) -> dict[str, int]:
+        engine = create_async_engine(url)
+        try:
+            counts = await seed_demo(engine, scale=scale, seed=seed_value, progress=True)
+            await enable_demo_logins(engine, settings)
+            return counts
+        finally:
+            await engine.dispose()
+
+    with _services(settings) as live:
+        asyncio.run(_prepare(dataclasses.replace(live, auto_migrate=True), seed_if_empty=False))
+        assert live.database_url is not None
+        counts = asyncio.run(run(live.database_url))
+    for table, count in counts.items():
+        click.echo(f"{table}: {count}")
+
+
+_UVICORN_OPTIONS: dict[str, Any] = {
+    "log_config": None,
+    "lifespan": "on",
+    "proxy_headers": True,
+    # uvloop and httptools when installed (uvicorn[standard] installs both).
+    "loop": "auto",
+    "http": "auto",
+    # permessage-deflate keeps zlib state per connection (~40 KB each): with 1,000
+    # subscribers that alone breaks R16's 150 MB (bench/RESULTS.md).
+    "ws_per_message_deflate": False,
+}
+
+
+def _serve_workers(live: Settings, host: str, port: int, workers: int) -> None:
+    """uvicorn's worker processes, each building the app from the environment.
+
+    The services the parent started (or was given) and one JWT secret are handed down in
+    the environment, so every worker accepts the tokens any other issued.
+    """
+    import uvicorn
+
+    assert live.database_url is not None
+    assert live.redis_url is not None
+    os.environ.update(
+        DATABASE_URL=live.database_url,
+        REDIS_URL=live.redis_url,
+        JWT_SECRET=live.jwt_secret,
+        AUTO_MIGRATE="false",
+    )
+    uvicorn.run(
+        "graphql_api.face.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        **_UVICORN_OPTIONS,
+    )
+
+
+def _print_demo_logins(settings: Settings) -> None:
+    """List the demo accounts that sign in with the demo password (development only)."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from graphql_api.core.auth.users import DEMO_PASSWORD, demo_logins
+
+    assert settings.database_url is not None
+
+    async def find() -> list[tuple[str, Role]]:
+        engine = create_async_engine(settings.database_url or "")
+        try:
+            return await demo_logins(engine, settings)
+        finally:
+            await engine.dispose()
+
+    accounts = asyncio.run(find())
+    if not accounts:
+        return
+    click.echo(f"Demo accounts (password {DEMO_PASSWORD!r}, development only):", err=True)
+    for email, role in accounts:
+        click.echo(f"  {role.value:<7} {email}", err=True)
+
+
+def _read_password() -> str:
+    """The new password from a prompt (TTY) or the first line of stdin; never from argv."""
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != password:
+            raise click.ClickException("the passwords do not match")
+        return password
+    line = sys.stdin.readline()
+    return line.removesuffix("\n").removesuffix("\r")
+
+
+@main.command("create-user")
+@click.option("--email", required=True, help="Login e-mail address.")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice([role.value for role in Role], case_sensitive=False),
+    help="The user's role (ADMIN for the first administrator).",
+)
+@click.option("--display-name", default=None, help="Shown name (default: the e-mail's local part).")
+def create_user(email: str, role: str, display_name: str | None) -> None:
+    """Create a user. The password is read from stdin when it is not a terminal, else prompted
+    for; it is never taken from the command line (shell history, process lists)."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from graphql_api.core.auth import users
+    from schema.validation import Checks
+
+    check = Checks()
+    clean_email = check.email(email, "email")
+    name = check.text(display_name or email.partition("@")[0], "display-name", max_length=100)
+    if not check.ok or clean_email is None or name is None:
+        raise click.ClickException("; ".join(f"{e.field}: {e.message}" for e in check.errors))
+    password = _read_password()
+    problem = users.password_problem(password)
+    if problem is not None:
+        raise click.ClickException(f"password: {problem}")
+    settings = _settings()
+    configure_logging(settings.log_level, json=False)
+
+    async def run(url: str) -> int:
+        engine = create_async_engine(url)
+        try:
+            user = await users.create_user(
+                engine,
+                email=clean_email,
+                password=password,
+                role=Role(role.upper()),
+                display_name=name,
+            )
+            return user.id
+        finally:
+            await engine.dispose()
+
+    with _services(settings) as live:
+        asyncio.run(_prepare(dataclasses.replace(live, auto_migrate=True), seed_if_empty=False))
+        assert live.database_url is not None
+        try:
+            user_id = asyncio.run(run(live.database_url))
+        except users.UserCreationError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"Created {role.upper()} user {clean_email} (id {user_id}).", err=True)
+
+
+@main.command("export-schema")
+def export_schema() -> None:
+    """Print the schema as SDL (for codegen; committed as schema/schema.graphql)."""
+    from schema import schema
+
+    click.echo(schema.as_str())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,255 @@
+"""The /graphql endpoint.
+
+The HTTP transport: reads the request (JSON body or query string), answers transport
+problems in GraphQL's JSON shape, builds the typed Context and runs the operation on the
+one execution path (`graphql_api.engine.operations`), then encodes with orjson. Strawberry's
+view serves the GraphiQL page, non-JSON bodies and the WebSocket protocols; whatever they
+execute reaches the same path through `EngineSchema` (graphql_api/face/strawberry_engine.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from cross_web import HTTPException
+from graphql import ExecutionResult, OperationType
+from graphql.validation import ASTValidationRule
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.schema.base import BaseSchema
+from strawberry.types.unset import UNSET, UnsetType
+
+from graphql_api.core.auth.principal import ANONYMOUS, Principal
+from graphql_api.core.db.engine import statement_counter
+from graphql_api.core.errors import INTERNAL_MESSAGE, ErrorCode, Unauthenticated, classify
+from graphql_api.engine.operations import RequestError
+from graphql_api.face.strawberry_engine import EngineSchema
+from graphql_api.face.websocket import TransportWSHandler
+from loaders.lazy import create_lazy_loaders
+from schema.context import Context
+
+log = logging.getLogger(__name__)
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_JSON = "application/json"
+
+
+def request_id_of(request: Request | WebSocket) -> str:
+    """The caller's X-Request-ID when it is well-formed (for log correlation), else a new one."""
+    supplied = request.headers.get("x-request-id", "")
+    return supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+
+
+def _error_body(message: str, code: str) -> bytes:
+    return orjson.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
+
+
+@dataclass(slots=True)
+class ConnectionContext(Context):
+    """A WebSocket connection's context: Strawberry stores the `connection_init` payload here."""
+
+    connection_params: dict[str, Any] | None = None
+
+
+class BadRequest(Exception):
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class GraphQLView(GraphQL[Context, None]):
+    # graphql-transport-ws with server pings; the legacy graphql-ws sends `ka` (keep_alive).
+    graphql_transport_ws_handler_class = TransportWSHandler
+
+    def __init__(
+        self,
+        schema: BaseSchema,
+        *,
+        validation_rules: Sequence[type[ASTValidationRule]] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(schema, **kwargs)
+        assert isinstance(schema, EngineSchema)
+        self.operations = schema.attach(validation_rules)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope=scope, receive=receive)
+        counter = [0] if request.app.state.settings.expose_sql_count else None
+        token = statement_counter.set(counter)
+        try:
+            if request.method not in ("GET", "POST"):
+                raise BadRequest(f"Method {request.method} is not allowed; use GET or POST.", 405)
+            if self._is_lean(request):
+                response = await self._lean(request)
+            else:
+                response = await self.run(request)
+        except (HTTPException, BadRequest) as exc:
+            # Transport-level problems (bad JSON, wrong method) still answer in GraphQL's shape.
+            message = exc.reason if isinstance(exc, HTTPException) else exc.message
+            status = exc.status_code if isinstance(exc, HTTPException) else exc.status
+            response = Response(_error_body(message, "BAD_REQUEST"), status, media_type=_JSON)
+            if status == 405:
+                response.headers["allow"] = "GET, POST"
+        except Unauthenticated as exc:
+            # A credential was presented and is bad: refuse the request rather than run it
+            # as anonymous (issue 4).
+            response = Response(
+                _error_body(exc.message, ErrorCode.UNAUTHENTICATED.value),
+                401,
+                media_type=_JSON,
+                headers={"www-authenticate": 'Bearer error="invalid_token"'},
+            )
+        except Exception:
+            # The view answers every outcome itself (the app hands it /graphql directly).
+            log.exception("unhandled error serving %s /graphql", request.method)
+            response = Response(
+                _error_body(INTERNAL_MESSAGE, ErrorCode.INTERNAL_SERVER_ERROR.value),
+                500,
+                media_type=_JSON,
+            )
+        finally:
+            statement_counter.reset(token)
+        if counter is not None:
+            # Opt-in (EXPOSE_SQL_COUNT) for benchmarks: statements this request sent.
+            response.headers["x-sql-statements"] = str(counter[0])
+        await response(scope, receive, send)
+
+    @staticmethod
+    def _is_lean(request: Request) -> bool:
+        if request.method == "POST":
+            return request.headers.get("content-type", "").startswith(_JSON)
+        if request.method == "GET":
+            # A browser asking for HTML gets GraphiQL from Strawberry's view.
+            return "query" in request.query_params and "text/html" not in request.headers.get(
+                "accept", ""
+            )
+        return False
+
+    async def _lean(self, request: Request) -> Response:
+        payload = await self._payload(request)
+        variables = payload.get("variables") or None
+        operation_name = payload.get("operationName") or None
+        if variables is not None and not isinstance(variables, dict):
+            raise BadRequest("`variables` must be an object.")
+        if operation_name is not None and not isinstance(operation_name, str):
+            raise BadRequest("`operationName` must be a string.")
+        try:
+            prepared = self.operations.prepare(payload.get("query"), operation_name)
+        except RequestError as exc:
+            if exc.reason == RequestError.NO_QUERY:
+                raise BadRequest(exc.errors[0].message) from None
+            return self._respond(ExecutionResult(None, exc.errors))
+        operation = prepared.operation_type
+        if operation is OperationType.SUBSCRIPTION:
+            raise BadRequest("Subscriptions are served over WebSocket on this path.")
+        if operation is OperationType.MUTATION and request.method == "GET":
+            raise BadRequest("Mutations are not allowed over GET.", status=405)
+
+        response = Response(media_type=_JSON)
+        context = await self.get_context(request, response)
+        extensions = payload.get("extensions")
+        result = await self.operations.execute(
+            prepared,
+            context=context,
+            variables=variables,
+            extensions=extensions if isinstance(extensions, dict) else None,
+        )
+        return self._respond(result, response)
+
+    async def _payload(self, request: Request) -> dict[str, Any]:
+        if request.method == "GET":
+            params: dict[str, Any] = dict(request.query_params)
+            if params.get("variables"):
+                params["variables"] = self.decode_json(params["variables"])
+            return params
+        try:
+            data = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            raise BadRequest("Unable to parse request body as JSON.") from None
+        if not isinstance(data, dict):
+            # Batched (list) requests are not supported; one operation per request.
+            raise BadRequest("The request body must be a JSON object.")
+        return data
+
+    def _respond(self, result: ExecutionResult, response: Response | None = None) -> Response:
+        body: dict[str, Any] = {}
+        if result.errors:
+            body["errors"] = [classify(error).formatted for error in result.errors]
+        body["data"] = result.data
+        response = response or Response(media_type=_JSON)
+        response.body = orjson.dumps(body)
+        response.headers["content-length"] = str(len(response.body))
+        return response
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        state = request.app.state
+        if isinstance(request, WebSocket):
+            # Anonymous until `connection_init` authenticates it (`on_ws_connect`); Strawberry
+            # runs no operation on a connection before that.
+            return ConnectionContext(
+                request=request,
+                response=response,
+                settings=state.settings,
+                db=state.db,
+                redis=state.redis,
+                principal=ANONYMOUS,
+                loaders=create_lazy_loaders(state.db),
+                request_id=request_id_of(request),
+                now=datetime.now(UTC),
+            )
+        return Context(
+            request=request,
+            response=response,
+            settings=state.settings,
+            db=state.db,
+            redis=state.redis,
+            principal=await state.authenticate(request),
+            loaders=create_lazy_loaders(state.db),
+            request_id=request_id_of(request),
+            now=datetime.now(UTC),
+        )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Authenticate a WebSocket connection once, from its `connection_init` payload.
+
+        A bad credential refuses the connection (graphql-transport-ws: close 4403;
+        graphql-ws: `connection_error`), so it never runs an operation.
+        """
+        websocket = context.request
+        assert isinstance(websocket, WebSocket)
+        websocket.state.connection_params = getattr(context, "connection_params", None) or {}
+        try:
+            principal: Principal = await websocket.app.state.authenticate(websocket)
+        except Unauthenticated as exc:
+            raise ConnectionRejectionError(
+                {"message": exc.message, "extensions": {"code": ErrorCode.UNAUTHENTICATED.value}}
+            ) from None
+        context.principal = principal
+        no_payload: UnsetType = UNSET  # a plain `connection_ack`
+        return no_payload
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)
+
+    def encode_json(self, data: object) -> str:
+        # Text, not bytes: Strawberry sends bytes as binary WebSocket frames, and the
+        # graphql-ws protocols (and browser clients) expect text frames. The lean HTTP path
+        # does not come through here.
+        return orjson.dumps(data).decode()
