@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,10 +12,15 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from graphql_api.core.actor import Actor
+from graphql_api.core.auth.authenticate import PrincipalCache
 from graphql_api.core.auth.principal import Principal
+from graphql_api.core.broker import Broker
 from graphql_api.core.config import Settings
 from graphql_api.core.db.engine import Database
 from loaders import Loaders
+
+# Resolves the caller of a request or connection (app.state.authenticate; tests swap it).
+Authenticate = Callable[[Request | WebSocket], Awaitable[Principal]]
 
 
 @dataclass(slots=True)
@@ -29,6 +35,10 @@ class Context:
     request_id: str
     # One clock reading per request, so every row of a response agrees on "now".
     now: datetime
+    # Process-wide services a resolver may need, so none reaches into `app.state`.
+    broker: Broker
+    authenticate: Authenticate
+    principals: PrincipalCache
 
     @property
     def client_ip(self) -> str | None:

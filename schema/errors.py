@@ -7,9 +7,11 @@ A payload with errors has null data and nothing was written.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import strawberry
 
-from graphql_api.core.errors import Rejected, UserErrorCode
+from graphql_api.core.errors import DomainError, Rejected, UserErrorCode
 from schema.types import described_enum
 
 __all__ = ["UserError", "UserErrorCode", "UserErrorCodeType"]
@@ -57,6 +59,7 @@ def user_error(code: UserErrorCode, message: str, field: str | None = None) -> U
     return UserError(field=field, message=message, code=code)
 
 
-def user_errors(rejected: Rejected) -> list[UserError]:
+def user_errors(refusal: Rejected | Iterable[DomainError]) -> list[UserError]:
     """A service's refusal as the payload's `errors`, in the order the service gave them."""
-    return [user_error(error.code, error.message, error.field) for error in rejected.errors]
+    errors = refusal.errors if isinstance(refusal, Rejected) else refusal
+    return [user_error(error.code, error.message, error.field) for error in errors]

@@ -86,7 +86,7 @@ class LiveOperation:
         self, info: Info, topics: Iterable[str], *, key: int | None, expires_at: float | None
     ) -> None:
         self.context: Context = info.context
-        self._broker: Broker = self.context.request.app.state.broker
+        self._broker: Broker = self.context.broker
         self._topics = frozenset(topics)
         self._key = key
         self._expires_at = expires_at
@@ -137,7 +137,7 @@ class LiveOperation:
         self._check_expiry()
         request = self.context.request
         try:
-            principal: Principal = await request.app.state.authenticate(request)
+            principal: Principal = await self.context.authenticate(request)
         except Unauthenticated:
             raise Unauthenticated(CREDENTIAL_REJECTED) from None
         self.context.principal = principal

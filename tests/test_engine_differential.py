@@ -47,7 +47,9 @@ from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.schema._graphql_core import execution_context_class_kwargs
 
 from graphql_api.core.auth.api_keys import generate_key
+from graphql_api.core.auth.authenticate import PrincipalCache, authenticate
 from graphql_api.core.auth.principal import ANONYMOUS, Principal
+from graphql_api.core.broker import Broker
 from graphql_api.core.config import Environment, Settings
 from graphql_api.core.db.engine import Database
 from graphql_api.core.db.enums import AnnouncementStatus, BriefingStatus, Role
@@ -262,6 +264,10 @@ class World:
             loaders=create_lazy_loaders(self.db),
             request_id="differential-test",
             now=self.now,
+            # Queries only: nothing subscribes, nobody re-authenticates.
+            broker=Broker(self.settings.redis_url or ""),
+            authenticate=authenticate,
+            principals=PrincipalCache(),
         )
 
 

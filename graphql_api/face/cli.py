@@ -258,7 +258,7 @@ def create_user(email: str, role: str, display_name: str | None) -> None:
     from sqlalchemy.ext.asyncio import create_async_engine
 
     from graphql_api.core.auth import users
-    from schema.validation import Checks
+    from graphql_api.core.validation import Checks
 
     check = Checks()
     clean_email = check.email(email, "email")

@@ -213,6 +213,9 @@ class GraphQLView(GraphQL[Context, None]):
                 loaders=create_lazy_loaders(state.db),
                 request_id=request_id_of(request),
                 now=datetime.now(UTC),
+                broker=state.broker,
+                authenticate=state.authenticate,
+                principals=state.principal_cache,
             )
         return Context(
             request=request,
@@ -224,6 +227,9 @@ class GraphQLView(GraphQL[Context, None]):
             loaders=create_lazy_loaders(state.db),
             request_id=request_id_of(request),
             now=datetime.now(UTC),
+            broker=state.broker,
+            authenticate=state.authenticate,
+            principals=state.principal_cache,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:

@@ -25,12 +25,12 @@ from graphql_api.core.db.queries.api_keys import API_KEY_CLASSES, AnyApiKey, lis
 from graphql_api.core.db.writes import api_keys as writes
 from graphql_api.core.errors import BadUserInput
 from graphql_api.core.ids import decode_id_of, encode_id
+from graphql_api.core.validation import Checks
 from schema.accounts.types import UserType
 from schema.errors import UserError, UserErrorCode, user_error
 from schema.node import register
 from schema.permissions import IsAdmin
 from schema.types import Info, Node, described_enum
-from schema.validation import Checks
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,6 @@ from typing import Annotated
 import strawberry
 
 from graphql_api.core import audit
-from graphql_api.core.auth.authenticate import forget_principal
 from graphql_api.core.auth.masking import mask_email
 from graphql_api.core.auth.passwords import (
     MAX_PASSWORD_LENGTH,
@@ -42,6 +41,7 @@ from graphql_api.core.db.writes.accounts import (
     set_role,
     user_by_email,
 )
+from graphql_api.core.validation import Checks
 from schema.accounts.errors import (
     email_taken,
     invalid_credentials,
@@ -54,7 +54,6 @@ from schema.context import Context
 from schema.errors import UserError, UserErrorCode
 from schema.permissions import IsAdmin
 from schema.types import Info
-from schema.validation import Checks
 
 # Longer input is refused before hashing (Argon2 would accept it, at a cost).
 _MAX_LOGIN_PASSWORD = 1024
@@ -359,5 +358,5 @@ class AccountMutations:
                 target_id=pk,
                 details={"old_role": old_role.value, "new_role": new_role.value},
             )
-        forget_principal(ctx.request.app.state, pk)
+        ctx.principals.forget(pk)  # this process at once; others within seconds
         return UserPayload(user=user)  # type: ignore[arg-type]

@@ -26,6 +26,7 @@ from graphql_api.core.db.writes.announcements import (
     update_announcement,
 )
 from graphql_api.core.events import ANNOUNCEMENT_PUBLISHED, emit
+from graphql_api.core.validation import Checks
 from schema.announcements.errors import (
     announcement_not_found,
     closing_time_passed,
@@ -33,10 +34,9 @@ from schema.announcements.errors import (
 )
 from schema.announcements.permissions import CanWriteAnnouncements
 from schema.announcements.types import AnnouncementType
-from schema.businesses.types import BusinessSize
+from schema.enums import BusinessSize
 from schema.errors import UserError, UserErrorCode, user_error
 from schema.types import Info
-from schema.validation import Checks
 
 MAX_TITLE = 200
 MAX_BODY = 20_000

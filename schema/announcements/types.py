@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from graphql_api.core.db.enums import AnnouncementStatus as AnnouncementStatusEnum
 from graphql_api.core.db.queries.announcements import (
     ANNOUNCEMENT_CLASSES,
     AnnouncementSort,
@@ -16,19 +15,8 @@ from graphql_api.core.db.queries.announcements import (
     effective_status,
 )
 from graphql_api.core.ids import encode_id
-from schema.businesses.types import BusinessSize
+from schema.enums import AnnouncementStatus, BusinessSize
 from schema.types import Connection, Info, Node, described_enum, later
-
-AnnouncementStatus = described_enum(
-    AnnouncementStatusEnum,
-    name="AnnouncementStatus",
-    description="Lifecycle of a call: DRAFT -> PUBLISHED -> CLOSED.",
-    values={
-        "DRAFT": "Being prepared; visible to editors, admins and announcement services only.",
-        "PUBLISHED": "Public and accepting applications until it closes.",
-        "CLOSED": "No longer accepting applications (closed by an editor or past closesAt).",
-    },
-)
 
 AnnouncementOrder = described_enum(
     AnnouncementSort,

@@ -13,13 +13,13 @@ from strawberry.scalars import JSON
 from graphql_api.core.db import models
 from graphql_api.core.db.enums import BriefingStatus as BriefingStatusEnum
 from graphql_api.core.db.writes.briefings import BriefingContent, upsert_briefing
+from graphql_api.core.validation import Checks
 from loaders import Loaders
 from schema.briefings.errors import duplicate_keyword
 from schema.briefings.permissions import require_briefing_writer
 from schema.briefings.types import BriefingStatus, BriefingType
 from schema.errors import UserError, UserErrorCode
 from schema.types import Info
-from schema.validation import Checks
 
 TITLE_MAX = 200
 SUMMARY_MAX = 5_000

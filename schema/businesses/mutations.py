@@ -29,6 +29,7 @@ from graphql_api.core.db.writes.applications import (
     lock_application,
 )
 from graphql_api.core.db.writes.businesses import insert_business, lock_business, update_business
+from graphql_api.core.validation import Checks
 from schema.businesses.errors import (
     already_applied,
     already_decided,
@@ -44,10 +45,10 @@ from schema.businesses.permissions import (
     CanManageBusinesses,
     can_manage_business,
 )
-from schema.businesses.types import ApplicationStatus, ApplicationType, BusinessSize, BusinessType
+from schema.businesses.types import ApplicationType, BusinessType
+from schema.enums import ApplicationStatus, BusinessSize
 from schema.errors import UserError, UserErrorCode, user_error
 from schema.types import Info
-from schema.validation import Checks
 
 MAX_NAME = 200
 MAX_LABEL = 64

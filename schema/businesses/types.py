@@ -8,14 +8,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from graphql_api.core.db.enums import ApplicationStatus as ApplicationStatusEnum
-from graphql_api.core.db.enums import BusinessSize as BusinessSizeEnum
 from graphql_api.core.db.queries.applications import APPLICATION_CLASSES, AnyApplication
 from graphql_api.core.db.queries.businesses import BUSINESS_CLASSES, AnyBusiness, BusinessSort
 from graphql_api.core.ids import encode_id
 from graphql_api.core.pagination import page_size
 from loaders.pages import PageKey, ParentOnlyKey, TopKey
 from schema.businesses.permissions import CanReadSensitiveBusinessFields
+from schema.enums import ApplicationStatus, BusinessSize
 from schema.types import Connection, Info, Node, described_enum, later, then
 
 if TYPE_CHECKING:
@@ -28,29 +27,6 @@ AnnouncementRef = Annotated["AnnouncementType", strawberry.lazy("schema.announce
 
 MATCHES_DEFAULT = 10
 
-BusinessSize = described_enum(
-    BusinessSizeEnum,
-    name="BusinessSize",
-    description="Company size class used for eligibility of support programmes.",
-    values={
-        "MICRO": "Micro enterprise (fewer than 10 employees).",
-        "SMALL": "Small enterprise (10 to 49 employees).",
-        "MEDIUM": "Medium enterprise (50 to 299 employees).",
-        "LARGE": "Large enterprise (300 employees or more).",
-    },
-)
-
-ApplicationStatus = described_enum(
-    ApplicationStatusEnum,
-    name="ApplicationStatus",
-    description="Where an application stands: SUBMITTED until decided or withdrawn.",
-    values={
-        "SUBMITTED": "Submitted and awaiting a decision.",
-        "APPROVED": "Accepted by an editor or admin.",
-        "REJECTED": "Turned down by an editor or admin.",
-        "WITHDRAWN": "Withdrawn by the business before a decision.",
-    },
-)
 
 BusinessOrder = described_enum(
     BusinessSort,

@@ -8,9 +8,9 @@ import strawberry
 
 from graphql_api.core.db.queries import dashboard as queries
 from graphql_api.core.errors import BadUserInput
-from schema.announcements.types import AnnouncementStatus, AnnouncementType
+from schema.announcements.types import AnnouncementType
 from schema.briefings.types import KeywordScore
-from schema.businesses.types import BusinessSize
+from schema.enums import AnnouncementStatus, BusinessSize
 from schema.types import Info
 
 MIN_DAYS = 1

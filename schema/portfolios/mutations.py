@@ -18,6 +18,7 @@ from graphql_api.core.db.writes.portfolios import (
     create_portfolio,
     place_trade,
 )
+from graphql_api.core.validation import Checks
 from loaders import Loaders
 from schema.errors import UserError, UserErrorCode
 from schema.portfolios.errors import (
@@ -29,7 +30,6 @@ from schema.portfolios.errors import (
 from schema.portfolios.permissions import require_price_writer, require_user
 from schema.portfolios.types import PortfolioType, SecurityType, TradeSide, TransactionType
 from schema.types import Info
-from schema.validation import Checks
 
 PRICES_MAX = 1_000
 SYMBOL_MAX = 16

@@ -15,7 +15,7 @@ The user's role and `is_active` come from the database, not from the token, so a
 change or a deactivation applies to tokens already issued. Looking the user up on every
 request would cost a round trip, so each process keeps the answer for
 `PRINCIPAL_CACHE_SECONDS` (5 s): a change takes effect within 5 seconds on every replica,
-at once on the replica that made it (`forget_principal`).
+at once on the replica that made it (`Context.principals.forget`).
 """
 
 from __future__ import annotations
@@ -84,13 +84,6 @@ class PrincipalCache:
 
     def clear(self) -> None:
         self._entries.clear()
-
-
-def forget_principal(state: State, user_id: int) -> None:
-    """Drop a user's cached principal in this process (after a role change)."""
-    cache = getattr(state, "principal_cache", None)
-    if isinstance(cache, PrincipalCache):
-        cache.forget(user_id)
 
 
 def _single_header(connection: HTTPConnection, name: str) -> str | None:

@@ -1,9 +1,10 @@
-"""Input validation for mutations: collect every UserError, then write nothing if any (R11).
+"""Input validation: collect every DomainError, then write nothing if any (R11).
 
-check = Checks()
-title = check.text(data.title, "input.title", max_length=200)
-if not check.ok:
-    return Payload(errors=check.errors)
+Services validate with it (and CLI or seed input goes through the same services):
+
+    check = Checks()
+    title = check.text(title, "input.title", max_length=200)
+    check.reject_if_failed()  # raises Rejected with every error collected
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from datetime import datetime
 from decimal import Decimal
 from urllib.parse import urlparse
 
-from graphql_api.core.errors import BadUserInput
+from graphql_api.core.errors import BadUserInput, DomainError, Rejected, UserErrorCode
 from graphql_api.core.ids import decode_id
-from schema.errors import UserError, UserErrorCode, user_error
 
 # Deliberately simple: one @, no spaces, a dot in the domain. Deliverability is the mail
 # server's call; this only rejects what is plainly not an address.
@@ -25,14 +25,19 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
 
 @dataclass
 class Checks:
-    errors: list[UserError] = field(default_factory=list)
+    errors: list[DomainError] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
     def fail(self, code: UserErrorCode, message: str, path: str | None) -> None:
-        self.errors.append(user_error(code, message, path))
+        self.errors.append(DomainError(code, message, path))
+
+    def reject_if_failed(self) -> None:
+        """Raise `Rejected` with every error collected so far, if there is one."""
+        if self.errors:
+            raise Rejected(*self.errors)
 
     def text(
         self,
