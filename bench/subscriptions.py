@@ -49,7 +49,7 @@ from typing import Any
 import asyncpg
 import httpx
 import orjson
-import psutil  # type: ignore[import-untyped]
+import psutil
 import redis.asyncio as aioredis
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import create_async_engine

@@ -102,6 +102,13 @@ class Settings:
     db_max_overflow: int = 10
     slow_query_ms: int = 200
     max_query_depth: int = 12
+    # The most objects one operation may return (README "Limits": the formula).
+    max_query_cost: int = 10_000
+    # graphql-armor's defaults (docs/DECISIONS.md "Operation limits").
+    max_aliases: int = 15
+    max_directives: int = 50
+    # Codegen needs introspection; it is priced like any query and can be switched off.
+    introspection: bool = True
     log_level: str = "INFO"
     trade_fee_bps: int = 10
     expose_sql_count: bool = False
@@ -178,6 +185,10 @@ class Settings:
             db_max_overflow=_int(source, "DB_MAX_OVERFLOW", 10, low=0, high=200),
             slow_query_ms=_int(source, "SLOW_QUERY_MS", 200, low=1, high=600_000),
             max_query_depth=_int(source, "MAX_QUERY_DEPTH", 12, low=2, high=100),
+            max_query_cost=_int(source, "MAX_QUERY_COST", 10_000, low=10, high=10_000_000),
+            max_aliases=_int(source, "MAX_ALIASES", 15, low=0, high=10_000),
+            max_directives=_int(source, "MAX_DIRECTIVES", 50, low=0, high=10_000),
+            introspection=_bool(source, "INTROSPECTION", True),
             log_level=log_level,
             trade_fee_bps=_int(source, "TRADE_FEE_BPS", 10, low=0, high=1000),
             expose_sql_count=_bool(source, "EXPOSE_SQL_COUNT", False),

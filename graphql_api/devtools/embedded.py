@@ -232,8 +232,8 @@ def start_postgres(
             **_spawn_kwargs(user),
         )
     finally:
-        if log_file:
-            stream.close()  # type: ignore[union-attr]
+        if not isinstance(stream, int):
+            stream.close()
     server = PostgresServer(data_dir=data_dir, port=port, process=process, password=password)
     _wait_postgres_ready(bin_dir, server, timeout, log_file)
     return server

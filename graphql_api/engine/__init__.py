@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable
 from dataclasses import dataclass, field
 from inspect import isawaitable
 from typing import Any
@@ -302,7 +302,7 @@ class Engine:
         variable_values: dict[str, Any] | None = None,
         operation_name: str | None = None,
         root_value: Any = None,
-    ) -> AsyncIterator[ExecutionResult] | ExecutionResult:
+    ) -> AsyncGenerator[ExecutionResult, None] | ExecutionResult:
         """The response stream of a subscription, or the errors that stop it from starting.
 
         graphql-core creates the source event stream (it runs the field's `subscribe`
@@ -338,7 +338,7 @@ class Engine:
         variables: VariableValues,
         context_value: Any,
         variable_values: dict[str, Any] | None,
-    ) -> AsyncIterator[ExecutionResult]:
+    ) -> AsyncGenerator[ExecutionResult, None]:
         try:
             async for event in stream:
                 result = self._execute(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from graphql import (
     DocumentNode,
+    FragmentDefinitionNode,
     GraphQLError,
     GraphQLSchema,
     OperationDefinitionNode,
@@ -22,6 +23,9 @@ from graphql import (
     validate,
 )
 from graphql.validation import ASTValidationRule
+
+from graphql_api.engine.cost import CostModel, CostPlan
+from graphql_api.engine.rules import without_suggestions
 
 MAX_QUERY_LENGTH = 100_000
 MAX_TOKENS = 5_000
@@ -35,11 +39,35 @@ class PreparedDocument:
     errors: list[GraphQLError] = field(default_factory=list)
     # Operation name (None for an anonymous single operation) -> its type.
     operations: dict[str | None, OperationType] = field(default_factory=dict)
+    # Operation name -> its price (engine/cost.py), compiled on first use.
+    costs: dict[str | None, CostPlan] = field(default_factory=dict)
 
     def operation_type(self, name: str | None) -> OperationType | None:
+        return self.operations.get(self.operation_name(name))
+
+    def operation_name(self, name: str | None) -> str | None:
+        """The name under which `operations` knows the operation `name` selects."""
         if name is None and len(self.operations) == 1:
-            return next(iter(self.operations.values()))
-        return self.operations.get(name)
+            return next(iter(self.operations))
+        return name
+
+    def cost_plan(self, model: CostModel, name: str | None) -> CostPlan:
+        key = self.operation_name(name)
+        plan = self.costs.get(key)
+        if plan is None:
+            assert self.document is not None
+            fragments: dict[str, FragmentDefinitionNode] = {}
+            operation: OperationDefinitionNode | None = None
+            for node in self.document.definitions:
+                if isinstance(node, FragmentDefinitionNode):
+                    fragments[node.name.value] = node
+                elif isinstance(node, OperationDefinitionNode) and (
+                    (node.name.value if node.name else None) == key
+                ):
+                    operation = node
+            assert operation is not None  # `operation_type` found it
+            plan = self.costs[key] = model.plan(operation, fragments)
+        return plan
 
 
 class DocumentCache:
@@ -49,8 +77,10 @@ class DocumentCache:
         extra_rules: Sequence[type[ASTValidationRule]] = (),
         *,
         maxsize: int = 1024,
+        suggestions: bool = True,
     ) -> None:
         self._schema = schema
+        self._suggestions = suggestions
         self._rules = (*specified_rules, *extra_rules)
         self._maxsize = maxsize
         self._entries: OrderedDict[str, PreparedDocument] = OrderedDict()
@@ -81,6 +111,8 @@ class DocumentCache:
             return PreparedDocument(None, [error])
         errors = validate(self._schema, document, self._rules)
         if errors:
+            if not self._suggestions:
+                errors = [without_suggestions(error) for error in errors]
             return PreparedDocument(None, list(errors))
         operations = {
             (node.name.value if node.name else None): node.operation

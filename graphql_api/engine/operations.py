@@ -7,16 +7,24 @@ and their results back; no limit and no error rule exists anywhere else.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from dataclasses import dataclass, field
 from inspect import isawaitable
 from typing import Any
 
 from graphql import ExecutionResult, GraphQLError, GraphQLSchema, OperationType
-from graphql.validation import ASTValidationRule
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 
+from graphql_api.core.errors import ErrorCode
 from graphql_api.engine import Engine, InfoFactory
+from graphql_api.engine.cost import CostModel
 from graphql_api.engine.documents import DocumentCache, PreparedDocument
+from graphql_api.engine.rules import (
+    MAX_ALIASES,
+    MAX_DIRECTIVES,
+    max_aliases_rule,
+    max_directives_rule,
+)
 from graphql_api.engine.run import default_info
 
 
@@ -30,6 +38,7 @@ class RequestError(Exception):
     NO_QUERY = "no_query"
     UNKNOWN_OPERATION = "unknown_operation"
     INVALID = "invalid"
+    TOO_COMPLEX = "too_complex"
 
     def __init__(self, errors: list[GraphQLError], reason: str = INVALID) -> None:
         super().__init__(errors[0].message)
@@ -38,10 +47,42 @@ class RequestError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class Limits:
+    """What one operation may ask for; README "Limits" and docs/DECISIONS.md say why."""
+
+    # The most objects an operation may return (engine/cost.py has the formula).
+    max_cost: int = 10_000
+    # A page's size when `first` is absent: the server's default (core/pagination.py).
+    default_page_size: int = 20
+    # A list field without a page argument nor a declared size is priced as this many items.
+    default_list_size: int = 20
+    # "Type.field" -> the most items that list field returns, where it is known.
+    list_sizes: Mapping[str, int] = field(default_factory=dict)
+    max_aliases: int = MAX_ALIASES
+    max_directives: int = MAX_DIRECTIVES
+    introspection: bool = True
+    # graphql-core's "Did you mean ...?" hints name fields; off in production.
+    suggestions: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Prepared:
     document: PreparedDocument
     operation_type: OperationType
     operation_name: str | None
+    # The operation's price with this request's variables (engine/cost.py).
+    cost: int = 0
+
+
+def too_complex(cost: int, maximum: int) -> GraphQLError:
+    return GraphQLError(
+        f"This operation may return {cost} objects; at most {maximum} are allowed. Ask for "
+        "smaller pages (`first`) or fewer nested lists.",
+        extensions={
+            "code": ErrorCode.QUERY_TOO_COMPLEX.value,
+            "cost": {"requestedQueryCost": cost, "maximumAvailable": maximum},
+        },
+    )
 
 
 class Operations:
@@ -52,13 +93,35 @@ class Operations:
         rules: Sequence[type[ASTValidationRule]] = (),
         make_info: InfoFactory = default_info,
         fallback_kwargs: dict[str, Any] | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.schema = schema
-        self.documents = DocumentCache(schema, rules)
+        self.limits = limits or Limits()
+        self.costs = CostModel(
+            schema,
+            default_page_size=self.limits.default_page_size,
+            default_list_size=self.limits.default_list_size,
+            list_sizes=self.limits.list_sizes,
+        )
+        limit_rules = [
+            max_aliases_rule(self.limits.max_aliases),
+            max_directives_rule(self.limits.max_directives),
+        ]
+        if not self.limits.introspection:
+            limit_rules.append(NoSchemaIntrospectionCustomRule)
+        self.documents = DocumentCache(
+            schema, (*rules, *limit_rules), suggestions=self.limits.suggestions
+        )
         self.engine = Engine(schema, make_info=make_info, fallback_kwargs=fallback_kwargs)
 
-    def prepare(self, query: object, operation_name: str | None) -> Prepared:
-        """Parse and validate (cached), and pick the operation; RequestError if it cannot run."""
+    def prepare(
+        self,
+        query: object,
+        operation_name: str | None,
+        variables: Mapping[str, Any] | None = None,
+    ) -> Prepared:
+        """Parse and validate (cached), pick the operation and price it with `variables`;
+        RequestError if it cannot run (then nothing ran: no SQL, not even authentication)."""
         if not isinstance(query, str) or not query.strip():
             raise RequestError(
                 [GraphQLError("No GraphQL query found in the request.")], RequestError.NO_QUERY
@@ -74,7 +137,10 @@ class Operations:
                 else "Must provide operation name if query contains multiple operations."
             )
             raise RequestError([GraphQLError(message)], RequestError.UNKNOWN_OPERATION)
-        return Prepared(prepared, operation_type, operation_name)
+        cost = prepared.cost_plan(self.costs, operation_name).cost(variables)
+        if cost > self.limits.max_cost:
+            raise RequestError([too_complex(cost, self.limits.max_cost)], RequestError.TOO_COMPLEX)
+        return Prepared(prepared, operation_type, operation_name, cost)
 
     async def execute(
         self,
@@ -107,7 +173,7 @@ class Operations:
         context: Any,
         variables: dict[str, Any] | None,
         root_value: Any = None,
-    ) -> AsyncIterator[ExecutionResult] | ExecutionResult:
+    ) -> AsyncGenerator[ExecutionResult, None] | ExecutionResult:
         """A subscription: its response stream, or the errors that stopped it from starting."""
         document = prepared.document.document
         assert document is not None

@@ -307,7 +307,8 @@ class Compiler:
             return self._list_completer(gql_type, field, position)
         if is_object_type(gql_type):
             return self._object_completer(gql_type, field, position)
-        return self._abstract_completer(gql_type, field, position)  # type: ignore[arg-type]
+        assert is_abstract_type(gql_type)  # leaf, list, object and non-null are handled above
+        return self._abstract_completer(gql_type, field, position)
 
     def _list_completer(
         self, list_type: GraphQLList[Any], field: FieldPlan, position: Position

@@ -16,9 +16,11 @@ from starlette.types import Receive, Scope, Send
 from graphql_api.core.auth.api_keys import LastUseFlusher
 from graphql_api.core.auth.authenticate import PrincipalCache, authenticate
 from graphql_api.core.broker import Broker
-from graphql_api.core.config import Settings
+from graphql_api.core.config import Environment, Settings
 from graphql_api.core.db.engine import Database
 from graphql_api.core.events import redis_publisher
+from graphql_api.core.pagination import DEFAULT_PAGE_SIZE
+from graphql_api.engine.operations import Limits
 from graphql_api.face import health
 from graphql_api.face.graphql_view import GraphQLView
 from graphql_api.face.shutdown import install_drain_on_exit_signals
@@ -112,6 +114,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
     view = GraphQLView(
         build_schema(max_depth=settings.max_query_depth, schema_class=EngineSchema),
         validation_rules=depth_rules(settings.max_query_depth),
+        limits=Limits(
+            max_cost=settings.max_query_cost,
+            default_page_size=DEFAULT_PAGE_SIZE,
+            default_list_size=DEFAULT_PAGE_SIZE,
+            max_aliases=settings.max_aliases,
+            max_directives=settings.max_directives,
+            introspection=settings.introspection,
+            suggestions=settings.env is not Environment.PRODUCTION,
+        ),
         graphql_ide="graphiql" if settings.graphiql else None,
         keep_alive=True,
         keep_alive_interval=KEEP_ALIVE_SECONDS,

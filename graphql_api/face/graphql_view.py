@@ -33,7 +33,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from graphql_api.core.auth.principal import ANONYMOUS, Principal
 from graphql_api.core.db.engine import statement_counter
 from graphql_api.core.errors import INTERNAL_MESSAGE, ErrorCode, Unauthenticated, classify
-from graphql_api.engine.operations import RequestError
+from graphql_api.engine.operations import Limits, RequestError
 from graphql_api.face.strawberry_engine import EngineSchema
 from graphql_api.face.websocket import TransportWSHandler
 from loaders.lazy import create_lazy_loaders
@@ -78,11 +78,12 @@ class GraphQLView(GraphQL[Context, None]):
         schema: BaseSchema,
         *,
         validation_rules: Sequence[type[ASTValidationRule]] = (),
+        limits: Limits | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(schema, **kwargs)
         assert isinstance(schema, EngineSchema)
-        self.operations = schema.attach(validation_rules)
+        self.operations = schema.attach(validation_rules, limits)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -149,7 +150,7 @@ class GraphQLView(GraphQL[Context, None]):
         if operation_name is not None and not isinstance(operation_name, str):
             raise BadRequest("`operationName` must be a string.")
         try:
-            prepared = self.operations.prepare(payload.get("query"), operation_name)
+            prepared = self.operations.prepare(payload.get("query"), operation_name, variables)
         except RequestError as exc:
             if exc.reason == RequestError.NO_QUERY:
                 raise BadRequest(exc.errors[0].message) from None

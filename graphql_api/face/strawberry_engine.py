@@ -35,7 +35,7 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from graphql_api.core.errors import ErrorCode, classify
-from graphql_api.engine.operations import Operations, Prepared, RequestError
+from graphql_api.engine.operations import Limits, Operations, Prepared, RequestError
 from graphql_api.engine.plan import FieldPlan
 from graphql_api.engine.run import Execution, is_awaitable
 from schema.extensions import ApiSchema
@@ -78,10 +78,13 @@ class EngineSchema(ApiSchema):
 
     operations: Operations
 
-    def attach(self, rules: Sequence[type[ASTValidationRule]]) -> Operations:
+    def attach(
+        self, rules: Sequence[type[ASTValidationRule]], limits: Limits | None = None
+    ) -> Operations:
         self.operations = Operations(
             self._schema,
             rules=rules,
+            limits=limits,
             make_info=strawberry_info,
             fallback_kwargs={
                 **execution_context_class_kwargs(self.execution_context_class),
@@ -95,10 +98,11 @@ class EngineSchema(ApiSchema):
         query: str | None,
         operation_name: str | None,
         allowed: Iterable[OperationType] | None,
+        variables: dict[str, Any] | None,
     ) -> Prepared:
         """Prepare, raising Strawberry's exceptions where its transports expect them."""
         try:
-            prepared = self.operations.prepare(query, operation_name)
+            prepared = self.operations.prepare(query, operation_name, variables)
         except RequestError as exc:
             if exc.reason == RequestError.NO_QUERY:
                 raise MissingQueryError from None
@@ -121,7 +125,9 @@ class EngineSchema(ApiSchema):
         operation_extensions: dict[str, Any] | None = None,
     ) -> ExecutionResult:
         try:
-            prepared = self._prepare(query, operation_name, allowed_operation_types)
+            prepared = self._prepare(
+                query, operation_name, allowed_operation_types, variable_values
+            )
         except RequestError as exc:
             return PreExecutionError(data=None, errors=_coded(exc.errors))
         return await self._result(
@@ -197,7 +203,9 @@ class EngineSchema(ApiSchema):
         allowed_operation_types: Iterable[OperationType] | None,
     ) -> AsyncGenerator[ExecutionResult, None]:
         try:
-            prepared = self._prepare(query, operation_name, allowed_operation_types)
+            prepared = self._prepare(
+                query, operation_name, allowed_operation_types, variable_values
+            )
         except (RequestError, MissingQueryError, CannotGetOperationTypeError,
                 InvalidOperationTypeError) as exc:  # fmt: skip
             yield PreExecutionError(data=None, errors=_request_errors(exc))
@@ -214,7 +222,7 @@ class EngineSchema(ApiSchema):
             yield PreExecutionError(data=None, errors=_coded(source.errors))
             return
         try:
-            async with aclosing(source):  # type: ignore[type-var]
+            async with aclosing(source):
                 async for result in source:
                     yield ExecutionResult(data=result.data, errors=_coded(result.errors))
         except Exception as exc:  # an event stream that fails ends the operation with an error

@@ -1,0 +1,184 @@
+"""Query cost (issue 11, R10): every operation is priced before it runs; over the maximum it is
+refused with QUERY_TOO_COMPLEX and its price, and nothing runs (no SQL)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
+from starlette.applications import Starlette
+
+from graphql_api.core.config import Settings
+from graphql_api.core.pagination import DEFAULT_PAGE_SIZE
+from graphql_api.engine.cost import CostModel
+from schema import build_schema
+from tests.conftest import StatementCounter
+
+MODEL = CostModel(
+    build_schema()._schema,
+    default_page_size=DEFAULT_PAGE_SIZE,
+    default_list_size=DEFAULT_PAGE_SIZE,
+)
+
+ANNOUNCEMENTS_PAGE = """query Page($first: Int) {
+  announcements(first: $first) {
+    edges { node { id title business { id name } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+
+def cost(query: str, variables: dict[str, Any] | None = None) -> int:
+    document = parse(query)
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    return MODEL.plan(operations[0], fragments).cost(variables)
+
+
+def test_the_formula_counts_the_objects_a_query_may_return() -> None:
+    # The connection (1) + pageInfo (1) + per edge: the edge, its node, the node's business.
+    assert cost(ANNOUNCEMENTS_PAGE, {"first": 20}) == 1 + 1 + 20 * 3
+    assert cost(ANNOUNCEMENTS_PAGE, {"first": 100}) == 1 + 1 + 100 * 3
+    # `first` absent or null: the server's default page.
+    assert cost(ANNOUNCEMENTS_PAGE) == 1 + 1 + DEFAULT_PAGE_SIZE * 3
+    assert cost(ANNOUNCEMENTS_PAGE, {"first": None}) == 1 + 1 + DEFAULT_PAGE_SIZE * 3
+    # Nested lists multiply: 20 businesses x (edge, node, connection, 3 x (edge, node)).
+    nested = """{ businesses(first: 20) { edges { node {
+        id announcements(first: 3) { edges { node { id } } }
+    } } } }"""
+    assert cost(nested) == 1 + 20 * (1 + 1 + 1 + 3 * 2)
+    # Scalars, enums and __typename are free; aliases are fields like any other.
+    terms = "glossary(first: 5) { edges { node { term definition } } }"
+    assert cost("{ __typename " + terms + " }") == 1 + 5 * 2
+    assert cost("{ a: " + terms + " b: " + terms + " }") == 2 * (1 + 5 * 2)
+
+
+def test_variables_defaults_lists_and_fragments() -> None:
+    with_default = "query($n: Int = 50) { glossary(first: $n) { edges { node { term } } } }"
+    assert cost(with_default) == 1 + 50 * 2
+    assert cost(with_default, {"n": 7}) == 1 + 7 * 2
+    # `nodes(ids:)` returns one object per ID.
+    assert cost('{ nodes(ids: ["a", "b", "c"]) { id } }') == 3
+    assert cost("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": ["a"] * 9}) == 9
+    # On an abstract type the most expensive possible type counts, not the sum.
+    node = """{ node(id: "x") {
+        ... on Business { announcements(first: 10) { edges { node { id } } } }
+        ... on Portfolio { name }
+    } }"""
+    assert cost(node) == 1 + 1 + 10 * 2
+    # Introspection is priced by the schema's size, not by the query's shape.
+    assert cost("{ __schema { types { name fields { name } } } }") == MODEL.introspection_cost
+
+
+@pytest.fixture
+async def limited(settings: Settings) -> AsyncIterator[tuple[Starlette, httpx.AsyncClient]]:
+    from graphql_api.face.app import create_app
+
+    at_most = cost(ANNOUNCEMENTS_PAGE, {"first": 20})
+    application = create_app(dataclasses.replace(settings, max_query_cost=at_most))
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield application, http
+
+
+async def test_the_last_allowed_price_runs_and_the_next_is_refused_before_any_sql(
+    limited: tuple[Starlette, httpx.AsyncClient],
+) -> None:
+    app, http = limited
+    counter = StatementCounter()
+    app.state.db.add_statement_listener(counter.statements.append)
+
+    allowed = await http.post(
+        "/graphql", json={"query": ANNOUNCEMENTS_PAGE, "variables": {"first": 20}}
+    )
+    assert allowed.status_code == 200
+    assert "errors" not in allowed.json()
+    assert counter.count > 0  # it ran
+
+    counter.reset()
+    refused = await http.post(
+        "/graphql", json={"query": ANNOUNCEMENTS_PAGE, "variables": {"first": 21}}
+    )
+    body = refused.json()
+    assert body["data"] is None
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert error["extensions"]["cost"] == {
+        "requestedQueryCost": 1 + 1 + 21 * 3,
+        "maximumAvailable": 1 + 1 + 20 * 3,
+    }
+    assert counter.count == 0  # refused before anything ran
+    app.state.db.remove_statement_listener(counter.statements.append)
+
+
+def _aliases(n: int) -> str:
+    page = "glossary(first: 1) { edges { node { term } } }"
+    return "{ " + " ".join(f"a{i}: {page}" for i in range(n)) + " }"
+
+
+def _directives(n: int) -> str:
+    return "{ glossary(first: 1) { " + "totalCount @include(if: true) " * n + "} }"
+
+
+@pytest.mark.parametrize(
+    ("build", "limit"),
+    [(_aliases, 15), (_directives, 50)],
+    ids=["aliases", "directives"],
+)
+async def test_alias_and_directive_limits_at_their_boundary(
+    limited: tuple[Starlette, httpx.AsyncClient], build: Any, limit: int
+) -> None:
+    app, http = limited
+    counter = StatementCounter()
+    app.state.db.add_statement_listener(counter.statements.append)
+
+    allowed = (await http.post("/graphql", json={"query": build(limit)})).json()
+    assert "errors" not in allowed, allowed
+    assert counter.count > 0
+
+    counter.reset()
+    refused = (await http.post("/graphql", json={"query": build(limit + 1)})).json()
+    assert refused["data"] is None
+    [error] = refused["errors"]
+    assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert f"at most {limit}" in error["message"]
+    assert counter.count == 0
+    app.state.db.remove_statement_listener(counter.statements.append)
+
+
+async def test_introspection_can_be_switched_off_and_production_hides_suggestions(
+    settings: Settings,
+) -> None:
+    from graphql_api.core.config import Environment
+    from graphql_api.face.app import create_app
+
+    closed = dataclasses.replace(settings, introspection=False, env=Environment.PRODUCTION)
+    application = create_app(closed)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            schema = (
+                await http.post("/graphql", json={"query": "{ __schema { types { name } } }"})
+            ).json()
+            assert schema["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+            assert "introspection" in schema["errors"][0]["message"]
+            # __typename is not introspection of the schema: still answered.
+            typename = (await http.post("/graphql", json={"query": "{ __typename }"})).json()
+            assert typename == {"data": {"__typename": "Query"}}
+            typo = (
+                await http.post("/graphql", json={"query": "{ glosary { totalCount } }"})
+            ).json()
+            [error] = typo["errors"]
+            assert error["message"] == "Cannot query field 'glosary' on type 'Query'."
+
+
+async def test_development_keeps_suggestions(client: httpx.AsyncClient) -> None:
+    typo = (await client.post("/graphql", json={"query": "{ glosary { totalCount } }"})).json()
+    assert "Did you mean 'glossary'?" in typo["errors"][0]["message"]
