@@ -150,6 +150,9 @@ def settings(db_url: str, redis_url: str) -> Settings:
         jwt_secret="test-secret-" + "x" * 40,
         auto_migrate=False,
         seed_demo_data=False,
+        # Tests of other features send bursts a caller's budget would refuse; the limiter
+        # has its own tests (tests/test_rate_limit.py) that switch it on.
+        rate_limit=False,
     )
 
 

@@ -1162,6 +1162,7 @@ async def shared_world(pg_server: Any, template_db: str, redis_url: str) -> Asyn
         jwt_secret="matrix-secret-" + "x" * 40,
         auto_migrate=False,
         seed_demo_data=False,
+        rate_limit=False,  # hundreds of probes from one address; tests/test_rate_limit.py
     )
     application = create_app(settings)
     try:

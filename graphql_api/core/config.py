@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from graphql_api.core.ratelimit import Budget
+
 
 class ConfigError(ValueError):
     """A configuration value is missing or malformed; the message names the variable."""
@@ -51,6 +53,26 @@ def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
     return value
+
+
+# Shopify's 1,000 points restored at 50/s for anonymous callers; signed-in users, staff and
+# services get more (README "Rate limits").
+BUDGET_ANONYMOUS = Budget(1_000, 50)
+BUDGET_MEMBER = Budget(2_000, 100)
+BUDGET_STAFF = Budget(5_000, 250)
+BUDGET_SERVICE = Budget(10_000, 500)
+
+
+def _budget(env: Mapping[str, str], name: str, default: Budget) -> Budget:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        return Budget.parse(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be <points>/<restored per second> (e.g. 1000/50), got {raw!r}"
+        ) from None
 
 
 def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:
@@ -109,6 +131,18 @@ class Settings:
     max_directives: int = 50
     # Codegen needs introspection; it is priced like any query and can be switched off.
     introspection: bool = True
+    # A request's deadline (its work is cancelled after it) and reads' statement_timeout.
+    request_timeout_seconds: int = 15
+    statement_timeout_ms: int = 5_000
+    # Persisted documents: Apollo's APQ always; only manifest documents when trusted-only.
+    persisted_queries: bool = True
+    trusted_documents: bool = False
+    # Rate limiting (R10): a bucket of query-cost points per caller, shared through Redis.
+    rate_limit: bool = True
+    budget_anonymous: Budget = BUDGET_ANONYMOUS
+    budget_member: Budget = BUDGET_MEMBER
+    budget_staff: Budget = BUDGET_STAFF
+    budget_service: Budget = BUDGET_SERVICE
     log_level: str = "INFO"
     trade_fee_bps: int = 10
     expose_sql_count: bool = False
@@ -189,6 +223,17 @@ class Settings:
             max_aliases=_int(source, "MAX_ALIASES", 15, low=0, high=10_000),
             max_directives=_int(source, "MAX_DIRECTIVES", 50, low=0, high=10_000),
             introspection=_bool(source, "INTROSPECTION", True),
+            request_timeout_seconds=_int(source, "REQUEST_TIMEOUT_SECONDS", 15, low=1, high=3600),
+            statement_timeout_ms=_int(
+                source, "STATEMENT_TIMEOUT_MS", 5_000, low=10, high=3_600_000
+            ),
+            persisted_queries=_bool(source, "PERSISTED_QUERIES", True),
+            trusted_documents=_bool(source, "TRUSTED_DOCUMENTS", False),
+            rate_limit=_bool(source, "RATE_LIMIT", True),
+            budget_anonymous=_budget(source, "RATE_LIMIT_ANONYMOUS", BUDGET_ANONYMOUS),
+            budget_member=_budget(source, "RATE_LIMIT_MEMBER", BUDGET_MEMBER),
+            budget_staff=_budget(source, "RATE_LIMIT_STAFF", BUDGET_STAFF),
+            budget_service=_budget(source, "RATE_LIMIT_SERVICE", BUDGET_SERVICE),
             log_level=log_level,
             trade_fee_bps=_int(source, "TRADE_FEE_BPS", 10, low=0, high=1000),
             expose_sql_count=_bool(source, "EXPOSE_SQL_COUNT", False),

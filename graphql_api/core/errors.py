@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from asyncpg.exceptions import QueryCanceledError
 from graphql import GraphQLError
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,14 @@ class ErrorCode(StrEnum):
     BAD_USER_INPUT = "BAD_USER_INPUT"
     RATE_LIMITED = "RATE_LIMITED"
     QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+    # The request's deadline or a statement's timeout passed; the work was stopped.
+    TIMEOUT = "TIMEOUT"
+    # Transport-level problems: bad JSON, wrong method or parameter types.
+    BAD_REQUEST = "BAD_REQUEST"
+    # Persisted documents (face/persisted.py).
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+    PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"
+    UNTRUSTED_DOCUMENT = "UNTRUSTED_DOCUMENT"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
     # graphql-core's own parse and validation failures; named as other GraphQL servers do.
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
@@ -31,6 +40,7 @@ class ErrorCode(StrEnum):
 
 
 INTERNAL_MESSAGE = "Internal server error."
+TIMEOUT_MESSAGE = "The operation took too long and was stopped; try again, or ask for less."
 
 
 # --- Expected workflow failures (payload `UserError`s, not GraphQL errors) ---------------
@@ -155,6 +165,17 @@ def classify(error: GraphQLError) -> GraphQLError:
             positions=error.positions,
             path=error.path,
             extensions={**(error.extensions or {}), "code": _code_for_graphql_error(error)},
+        )
+    if isinstance(original, TimeoutError | QueryCanceledError):
+        # statement_timeout on reads (or a client-side command timeout): not a bug.
+        log.warning("timed out at %s", ".".join(str(p) for p in error.path or ()))
+        return GraphQLError(
+            TIMEOUT_MESSAGE,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": ErrorCode.TIMEOUT.value},
         )
     log.error(
         "unhandled error in resolver at %s",

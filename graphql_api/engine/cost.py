@@ -296,3 +296,12 @@ class CostModel:
                 )
                 return Size(fallback, name, counts_items=True)
         return Size(self.default_list_size)
+
+
+def returned_objects(data: Any) -> int:
+    """How many objects a response holds (its `actualQueryCost`, by the same count)."""
+    if isinstance(data, dict):
+        return 1 + sum(returned_objects(value) for value in data.values())
+    if isinstance(data, list):
+        return sum(returned_objects(item) for item in data)
+    return 0

@@ -7,7 +7,8 @@ and their results back; no limit and no error rule exists anywhere else.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping, Sequence
+import asyncio
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from inspect import isawaitable
 from typing import Any
@@ -16,8 +17,9 @@ from graphql import ExecutionResult, GraphQLError, GraphQLSchema, OperationType
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 
 from graphql_api.core.errors import ErrorCode
+from graphql_api.core.ratelimit import Throttle
 from graphql_api.engine import Engine, InfoFactory
-from graphql_api.engine.cost import CostModel
+from graphql_api.engine.cost import CostModel, returned_objects
 from graphql_api.engine.documents import DocumentCache, PreparedDocument
 from graphql_api.engine.rules import (
     MAX_ALIASES,
@@ -39,11 +41,44 @@ class RequestError(Exception):
     UNKNOWN_OPERATION = "unknown_operation"
     INVALID = "invalid"
     TOO_COMPLEX = "too_complex"
+    RATE_LIMITED = "rate_limited"
 
     def __init__(self, errors: list[GraphQLError], reason: str = INVALID) -> None:
         super().__init__(errors[0].message)
         self.errors = errors
         self.reason = reason
+
+
+class RateLimited(RequestError):
+    """The caller's budget does not cover this operation's cost (HTTP 429)."""
+
+    def __init__(self, throttle: Throttle) -> None:
+        error = GraphQLError(
+            f"Rate limited: this operation costs {throttle.cost} points and "
+            f"{int(throttle.available)} are available; retry in {throttle.retry_after} s.",
+            extensions={
+                "code": ErrorCode.RATE_LIMITED.value,
+                "cost": cost_report(throttle.cost, None, throttle),
+                "retryAfter": throttle.retry_after,
+            },
+        )
+        super().__init__([error], RequestError.RATE_LIMITED)
+        self.throttle = throttle
+
+
+# Charges the caller of `context` an operation's cost before it runs; the face builds it from
+# the limiter and the budgets (None: no rate limiting).
+Admit = Callable[[Any, int], Awaitable[Throttle]]
+
+
+def cost_report(requested: int, data: Any, throttle: Throttle) -> dict[str, Any]:
+    """Shopify's `extensions.cost`: what was charged, what was returned, what is left."""
+    return {
+        "requestedQueryCost": requested,
+        # The root object is not counted in the price.
+        "actualQueryCost": None if data is None else returned_objects(data) - 1,
+        "throttleStatus": throttle.status(),
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +98,8 @@ class Limits:
     introspection: bool = True
     # graphql-core's "Did you mean ...?" hints name fields; off in production.
     suggestions: bool = True
+    # A query or mutation still running after this is cancelled and answers TIMEOUT.
+    timeout_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +119,14 @@ def too_complex(cost: int, maximum: int) -> GraphQLError:
             "code": ErrorCode.QUERY_TOO_COMPLEX.value,
             "cost": {"requestedQueryCost": cost, "maximumAvailable": maximum},
         },
+    )
+
+
+def timed_out(seconds: float | None) -> GraphQLError:
+    return GraphQLError(
+        f"The operation did not finish within {seconds} s and was stopped; try again, or "
+        "ask for less.",
+        extensions={"code": ErrorCode.TIMEOUT.value},
     )
 
 
@@ -112,6 +157,8 @@ class Operations:
         self.documents = DocumentCache(
             schema, (*rules, *limit_rules), suggestions=self.limits.suggestions
         )
+        # Set by the app once Redis is up (face/app.py); None: not rate limited.
+        self.admit: Admit | None = None
         self.engine = Engine(schema, make_info=make_info, fallback_kwargs=fallback_kwargs)
 
     def prepare(
@@ -151,7 +198,8 @@ class Operations:
         root_value: Any = None,
         extensions: dict[str, Any] | None = None,
     ) -> ExecutionResult:
-        """A query or mutation."""
+        """A query or mutation; RateLimited before it runs when the caller's budget is short."""
+        throttle = await self._charge(context, prepared)
         document = prepared.document.document
         assert document is not None
         result = self.engine.execute(
@@ -163,8 +211,24 @@ class Operations:
             extensions=extensions,
         )
         if isawaitable(result):
-            result = await result
+            try:
+                async with asyncio.timeout(self.limits.timeout_seconds):
+                    result = await result
+            except TimeoutError:
+                # The engine cancelled what was still running (a write rolled back).
+                result = ExecutionResult(None, [timed_out(self.limits.timeout_seconds)])
+        if throttle is not None:
+            report = cost_report(prepared.cost, result.data, throttle)
+            result.extensions = {**(result.extensions or {}), "cost": report}
         return result
+
+    async def _charge(self, context: Any, prepared: Prepared) -> Throttle | None:
+        if self.admit is None:
+            return None
+        throttle = await self.admit(context, prepared.cost)
+        if not throttle.allowed:
+            raise RateLimited(throttle)
+        return throttle
 
     async def subscribe(
         self,
@@ -174,7 +238,9 @@ class Operations:
         variables: dict[str, Any] | None,
         root_value: Any = None,
     ) -> AsyncGenerator[ExecutionResult, None] | ExecutionResult:
-        """A subscription: its response stream, or the errors that stopped it from starting."""
+        """A subscription: its response stream, or the errors that stopped it from starting.
+        Subscribing is charged like a query (RateLimited); its events are not."""
+        await self._charge(context, prepared)
         document = prepared.document.document
         assert document is not None
         return await self.engine.subscribe(

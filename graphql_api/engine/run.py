@@ -208,7 +208,13 @@ class Execution:
             # (the next wave) all happen in the same loop turn, so each loader batches them.
             # Completed in the order they finished, as graphql-core records errors (and,
             # once a null reaches a parent, ignores what its siblings raise afterwards).
-            finished, windows = await in_completion_order(wave)
+            try:
+                finished, windows = await in_completion_order(wave)
+            except asyncio.CancelledError:
+                # The request's deadline passed (or its client went away): stop the
+                # resolvers still running rather than let them finish for nobody.
+                self.cancel(wave)
+                raise
             held: list[tuple[int, Exception, Deferred]] = []
             for index, entry in enumerate(finished):
                 self._release(held, index)
@@ -231,6 +237,13 @@ class Execution:
         while held and held[0][0] <= index:
             _, raw, failed = held.pop(0)
             self.fail(raw, failed.position, failed.path)
+
+    def cancel(self, wave: list[Deferred]) -> None:
+        for entry in (*wave, *self.pending):
+            if isinstance(entry.awaiting, asyncio.Task):
+                entry.awaiting.cancel()
+            entry.awaiting.add_done_callback(observe)
+        self.pending = []
 
     def abandon(self, wave: list[Deferred] = NOTHING) -> None:
         """`data` is null: let what is still queued finish unobserved."""

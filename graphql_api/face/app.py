@@ -20,9 +20,11 @@ from graphql_api.core.config import Environment, Settings
 from graphql_api.core.db.engine import Database
 from graphql_api.core.events import redis_publisher
 from graphql_api.core.pagination import DEFAULT_PAGE_SIZE
-from graphql_api.engine.operations import Limits
+from graphql_api.core.ratelimit import Budgets, RateLimiter, Throttle
+from graphql_api.engine.operations import Admit, Limits
 from graphql_api.face import health
 from graphql_api.face.graphql_view import GraphQLView
+from graphql_api.face.persisted import PersistedDocuments
 from graphql_api.face.shutdown import install_drain_on_exit_signals
 from graphql_api.face.strawberry_engine import EngineSchema
 from graphql_api.face.websocket import (
@@ -31,6 +33,7 @@ from graphql_api.face.websocket import (
     MAX_SUBSCRIPTIONS_PER_CONNECTION,
 )
 from schema import build_schema, depth_rules
+from schema.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +73,25 @@ class ApiApp(Starlette):
         await super().__call__(scope, receive, send)
 
 
+def _budgets(settings: Settings) -> Budgets:
+    return Budgets(
+        anonymous=settings.budget_anonymous,
+        member=settings.budget_member,
+        staff=settings.budget_staff,
+        service=settings.budget_service,
+    )
+
+
+def admission(limiter: RateLimiter, budgets: Budgets) -> Admit:
+    """Charge each operation's cost to its caller's bucket (R10)."""
+
+    async def admit(context: Context, cost: int) -> Throttle:
+        identity, budget = budgets.identify(context.principal, context.client_ip)
+        return await limiter.charge(identity, cost, budget)
+
+    return admit
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the app. `uvicorn --factory graphql_api.face.app:create_app` reads env settings."""
     settings = settings or Settings.from_env()
@@ -101,12 +123,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.broker = Broker(redis_url)
         await app.state.broker.start()
         undo_drain = install_drain_on_exit_signals(app.state.broker)
+        app.state.operations = view.operations  # the one execution path (tests tune it)
+        app.state.persisted = (
+            PersistedDocuments(app.state.redis, trusted_only=settings.trusted_documents)
+            if settings.persisted_queries or settings.trusted_documents
+            else None
+        )
+        if settings.rate_limit:
+            app.state.rate_limiter = RateLimiter.from_url(redis_url)
+            view.operations.admit = admission(app.state.rate_limiter, _budgets(settings))
         _tune_garbage_collector()
         try:
             yield
         finally:
             undo_drain()
             await app.state.broker.stop()
+            if settings.rate_limit:
+                await app.state.rate_limiter.aclose()
             await last_use_flusher.stop()
             await app.state.db.dispose()
             await app.state.redis.aclose()
@@ -122,6 +155,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             max_directives=settings.max_directives,
             introspection=settings.introspection,
             suggestions=settings.env is not Environment.PRODUCTION,
+            timeout_seconds=settings.request_timeout_seconds,
         ),
         graphql_ide="graphiql" if settings.graphiql else None,
         keep_alive=True,

@@ -33,7 +33,9 @@ from strawberry.types.unset import UNSET, UnsetType
 from graphql_api.core.auth.principal import ANONYMOUS, Principal
 from graphql_api.core.db.engine import statement_counter
 from graphql_api.core.errors import INTERNAL_MESSAGE, ErrorCode, Unauthenticated, classify
-from graphql_api.engine.operations import Limits, RequestError
+from graphql_api.core.ratelimit import rate_limit_headers
+from graphql_api.engine.operations import Limits, RateLimited, RequestError
+from graphql_api.face.persisted import PersistedQueryError
 from graphql_api.face.strawberry_engine import EngineSchema
 from graphql_api.face.websocket import TransportWSHandler
 from loaders.lazy import create_lazy_loaders
@@ -103,9 +105,13 @@ class GraphQLView(GraphQL[Context, None]):
             # Transport-level problems (bad JSON, wrong method) still answer in GraphQL's shape.
             message = exc.reason if isinstance(exc, HTTPException) else exc.message
             status = exc.status_code if isinstance(exc, HTTPException) else exc.status
-            response = Response(_error_body(message, "BAD_REQUEST"), status, media_type=_JSON)
+            response = Response(
+                _error_body(message, ErrorCode.BAD_REQUEST.value), status, media_type=_JSON
+            )
             if status == 405:
                 response.headers["allow"] = "GET, POST"
+        except PersistedQueryError as exc:
+            response = Response(_error_body(exc.message, exc.code), exc.status, media_type=_JSON)
         except Unauthenticated as exc:
             # A credential was presented and is bad: refuse the request rather than run it
             # as anonymous (issue 4).
@@ -136,9 +142,9 @@ class GraphQLView(GraphQL[Context, None]):
             return request.headers.get("content-type", "").startswith(_JSON)
         if request.method == "GET":
             # A browser asking for HTML gets GraphiQL from Strawberry's view.
-            return "query" in request.query_params and "text/html" not in request.headers.get(
-                "accept", ""
-            )
+            params = request.query_params
+            wanted = "query" in params or "extensions" in params  # APQ sends a hash alone
+            return wanted and "text/html" not in request.headers.get("accept", "")
         return False
 
     async def _lean(self, request: Request) -> Response:
@@ -149,8 +155,15 @@ class GraphQLView(GraphQL[Context, None]):
             raise BadRequest("`variables` must be an object.")
         if operation_name is not None and not isinstance(operation_name, str):
             raise BadRequest("`operationName` must be a string.")
+        extensions = payload.get("extensions")
+        if extensions is not None and not isinstance(extensions, dict):
+            raise BadRequest("`extensions` must be an object.")
+        query = payload.get("query")
+        persisted = getattr(request.app.state, "persisted", None)
+        if persisted is not None:
+            query = await persisted.resolve(query, extensions)
         try:
-            prepared = self.operations.prepare(payload.get("query"), operation_name, variables)
+            prepared = self.operations.prepare(query, operation_name, variables)
         except RequestError as exc:
             if exc.reason == RequestError.NO_QUERY:
                 raise BadRequest(exc.errors[0].message) from None
@@ -163,20 +176,30 @@ class GraphQLView(GraphQL[Context, None]):
 
         response = Response(media_type=_JSON)
         context = await self.get_context(request, response)
-        extensions = payload.get("extensions")
-        result = await self.operations.execute(
-            prepared,
-            context=context,
-            variables=variables,
-            extensions=extensions if isinstance(extensions, dict) else None,
-        )
+        try:
+            result = await self.operations.execute(
+                prepared,
+                context=context,
+                variables=variables,
+                extensions=extensions,
+            )
+        except RateLimited as exc:
+            refused = self._respond(
+                ExecutionResult(None, exc.errors), Response(status_code=429, media_type=_JSON)
+            )
+            refused.headers.update(exc.throttle.headers())
+            return refused
         return self._respond(result, response)
 
     async def _payload(self, request: Request) -> dict[str, Any]:
         if request.method == "GET":
             params: dict[str, Any] = dict(request.query_params)
-            if params.get("variables"):
-                params["variables"] = self.decode_json(params["variables"])
+            for name in ("variables", "extensions"):
+                if params.get(name):
+                    try:
+                        params[name] = orjson.loads(params[name])
+                    except orjson.JSONDecodeError:
+                        raise BadRequest(f"`{name}` is not valid JSON.") from None
             return params
         try:
             data = orjson.loads(await request.body())
@@ -193,6 +216,11 @@ class GraphQLView(GraphQL[Context, None]):
             body["errors"] = [classify(error).formatted for error in result.errors]
         body["data"] = result.data
         response = response or Response(media_type=_JSON)
+        if result.extensions:
+            body["extensions"] = result.extensions
+            cost = result.extensions.get("cost")
+            if cost is not None:
+                response.headers.update(rate_limit_headers(cost["throttleStatus"]))
         response.body = orjson.dumps(body)
         response.headers["content-length"] = str(len(response.body))
         return response

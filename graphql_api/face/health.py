@@ -38,6 +38,10 @@ async def ready(request: Request) -> JSONResponse:
         )
     )
     body: dict[str, object] = {}
+    limiter = getattr(state, "rate_limiter", None)
+    if limiter is not None:
+        # Degraded, not down: buckets per process until Redis answers again.
+        body["rateLimiter"] = "per-process" if limiter.degraded else "shared"
     broker = getattr(state, "broker", None)
     if broker is not None:
         results["broker"] = broker.state.value

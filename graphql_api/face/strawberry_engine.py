@@ -143,14 +143,19 @@ class EngineSchema(ApiSchema):
         operation_extensions: dict[str, Any] | None,
     ) -> ExecutionResult:
         """A prepared query or mutation, run, with coded errors."""
-        result = await self.operations.execute(
-            prepared,
-            context=context_value,
-            variables=variable_values,
-            root_value=root_value,
-            extensions=operation_extensions,
+        try:
+            result = await self.operations.execute(
+                prepared,
+                context=context_value,
+                variables=variable_values,
+                root_value=root_value,
+                extensions=operation_extensions,
+            )
+        except RequestError as exc:  # rate limited: nothing ran
+            return PreExecutionError(data=None, errors=_coded(exc.errors))
+        return ExecutionResult(
+            data=result.data, errors=_coded(result.errors), extensions=result.extensions
         )
-        return ExecutionResult(data=result.data, errors=_coded(result.errors))
 
     async def subscribe(
         self,
@@ -215,9 +220,13 @@ class EngineSchema(ApiSchema):
                 prepared, variable_values, context_value, root_value, operation_extensions
             )
             return
-        source = await self.operations.subscribe(
-            prepared, context=context_value, variables=variable_values, root_value=root_value
-        )
+        try:
+            source = await self.operations.subscribe(
+                prepared, context=context_value, variables=variable_values, root_value=root_value
+            )
+        except RequestError as exc:  # rate limited: not subscribed
+            yield PreExecutionError(data=None, errors=_coded(exc.errors))
+            return
         if isinstance(source, CoreResult):
             yield PreExecutionError(data=None, errors=_coded(source.errors))
             return

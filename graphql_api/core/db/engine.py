@@ -18,7 +18,14 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from graphql_api.core.config import Settings
-from graphql_api.core.db.rows import Query, Row, RowReader, StatementListener, statement_counter
+from graphql_api.core.db.rows import (
+    Query,
+    Row,
+    RowReader,
+    StatementListener,
+    read_settings,
+    statement_counter,
+)
 from graphql_api.core.events import Publisher, take_pending
 
 __all__ = ["Database", "statement_counter"]
@@ -61,16 +68,21 @@ def _engine(url: str, settings: Settings, *, read_only: bool = False) -> AsyncEn
     # No pre-ping: it costs a round trip per checkout; a dead connection raises a
     # disconnect error instead, which invalidates the pool, and recycling bounds its age.
     options: dict[str, Any] = {}
+    connect_args: dict[str, Any] = {"server_settings": {"application_name": "graphql-api"}}
     if read_only:
         # Reads run in autocommit: no BEGIN/ROLLBACK round trips around each statement,
         # and no reset on return because no transaction is ever left open.
         options = {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}
+        connect_args = {
+            "server_settings": read_settings(settings.statement_timeout_ms),
+            "command_timeout": settings.statement_timeout_ms / 1000 + 1,
+        }
     engine = create_async_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_recycle=1800,
-        connect_args={"server_settings": {"application_name": "graphql-api"}},
+        connect_args=connect_args,
         **options,
     )
     _install_slow_query_log(engine.sync_engine, settings.slow_query_ms)
@@ -91,7 +103,10 @@ class Database:
         self.read_engine = _engine(read_url, settings, read_only=True)
         # The lean read path (graphql_api.core.db.rows): same server as the read engine.
         self._rows = RowReader(
-            read_url, pool_size=settings.db_pool_size, slow_query_ms=settings.slow_query_ms
+            read_url,
+            pool_size=settings.db_pool_size,
+            slow_query_ms=settings.slow_query_ms,
+            statement_timeout_ms=settings.statement_timeout_ms,
         )
         # Set by the app once Redis is up; None publishes nothing (CLI, seed).
         self.publisher: Publisher | None = None

@@ -208,6 +208,11 @@ async def _keep_session(conn: asyncpg.Connection[Any]) -> None:
     """
 
 
+def read_settings(statement_timeout_ms: int) -> dict[str, str]:
+    """Session settings of read connections: PostgreSQL cancels a statement past the limit."""
+    return {"application_name": "graphql-api", "statement_timeout": str(statement_timeout_ms)}
+
+
 def asyncpg_dsn(url: str) -> str:
     """The asyncpg DSN of a SQLAlchemy URL (`postgresql+asyncpg://` -> `postgresql://`)."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -216,10 +221,13 @@ def asyncpg_dsn(url: str) -> str:
 class RowReader:
     """The asyncpg pool of the lean read path, opened on first use."""
 
-    def __init__(self, url: str, *, pool_size: int, slow_query_ms: int) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int, slow_query_ms: int, statement_timeout_ms: int
+    ) -> None:
         self._dsn = asyncpg_dsn(url)
         self._pool_size = pool_size
         self._slow_s = slow_query_ms / 1000
+        self._statement_timeout_ms = statement_timeout_ms
         self._pool: asyncpg.Pool[Any] | None = None
         self._opening: asyncio.Lock | None = None
         self._closed = False
@@ -238,7 +246,10 @@ class RowReader:
                     max_size=self._pool_size,
                     init=_init_connection,
                     reset=_keep_session,
-                    server_settings={"application_name": "graphql-api"},
+                    server_settings=read_settings(self._statement_timeout_ms),
+                    # A server that stops answering (a partition) raises here, after the
+                    # server-side timeout would have: never an endless wait.
+                    command_timeout=self._statement_timeout_ms / 1000 + 1,
                 )
             return self._pool
 
