@@ -23,6 +23,8 @@ class ParentKey(Protocol):
     @property
     def parent_id(self) -> int: ...
 
+    def __getitem__(self, index: slice, /) -> tuple[Any, ...]: ...
+
 
 K = TypeVar("K", bound=ParentKey)
 R = TypeVar("R")
@@ -70,12 +72,12 @@ class GroupedLoader(DataLoader[K, R], Generic[K, R]):
         # Arguments (the key after its parent_id) -> a key standing for them, and parents.
         groups: dict[tuple[Any, ...], tuple[K, list[int]]] = {}
         for key in keys:
-            group = groups.get(key[1:])  # type: ignore[index]
+            group = groups.get(key[1:])
             if group is None:
-                groups[key[1:]] = (key, [key.parent_id])  # type: ignore[index]
+                groups[key[1:]] = (key, [key.parent_id])
             else:
                 group[1].append(key.parent_id)
         found: dict[tuple[Any, ...], dict[int, R]] = {}
         for arguments, (args, parent_ids) in groups.items():
             found[arguments] = await self.fetch(list(dict.fromkeys(parent_ids)), args)
-        return [found[key[1:]][key.parent_id] for key in keys]  # type: ignore[index]
+        return [found[key[1:]][key.parent_id] for key in keys]

@@ -46,6 +46,7 @@ STALE: dict[type, Stale] = {
             "success_rate_by_business_id",
         ),
     ),
+    models.Security: Stale({"security_by_id": "id"}, ("portfolio_valuation_by_portfolio_id",)),
     models.Portfolio: Stale(
         {"portfolio_by_id": "id"},
         (

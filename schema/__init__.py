@@ -6,6 +6,7 @@ from graphql.validation import ASTValidationRule
 from strawberry.extensions import QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types.base import has_object_definition
 
 from schema.accounts.api_keys import ApiKeyMutations, ApiKeyQueries
 from schema.accounts.audit import AuditQueries
@@ -28,7 +29,16 @@ from schema.portfolios.mutations import PortfolioMutations
 from schema.portfolios.queries import PortfolioQueries
 from schema.portfolios.subscriptions import PortfolioSubscriptions
 
-Query = merge_types(
+
+def _root(name: str, types: tuple[type, ...], description: str) -> type:
+    """One root type merged from the domains' classes, with its description."""
+    merged = merge_types(name, types)
+    assert has_object_definition(merged)
+    merged.__strawberry_definition__.description = description
+    return merged
+
+
+Query = _root(
     "Query",
     (
         NodeQueries,
@@ -41,10 +51,10 @@ Query = merge_types(
         DashboardQueries,
         BriefingQueries,
     ),
+    "Entry points for reading data.",
 )
-Query.__strawberry_definition__.description = "Entry points for reading data."  # type: ignore[attr-defined]
 
-# Each domain adds its mutation class here; the root type exists once one does.
+# Each domain adds its mutation class here.
 MUTATION_TYPES: tuple[type, ...] = (
     AccountMutations,
     ApiKeyMutations,
@@ -53,9 +63,7 @@ MUTATION_TYPES: tuple[type, ...] = (
     AnnouncementMutations,
     BusinessMutations,
 )
-Mutation = merge_types("Mutation", MUTATION_TYPES) if MUTATION_TYPES else None
-if Mutation is not None:
-    Mutation.__strawberry_definition__.description = "Entry points for changing data."  # type: ignore[attr-defined]
+Mutation = _root("Mutation", MUTATION_TYPES, "Entry points for changing data.")
 
 # Each domain adds its subscription class here (served over WebSocket only, R17).
 SUBSCRIPTION_TYPES: tuple[type, ...] = (
@@ -63,12 +71,12 @@ SUBSCRIPTION_TYPES: tuple[type, ...] = (
     BriefingSubscriptions,
     PortfolioSubscriptions,
 )
-Subscription = merge_types("Subscription", SUBSCRIPTION_TYPES) if SUBSCRIPTION_TYPES else None
-if Subscription is not None:
-    Subscription.__strawberry_definition__.description = (  # type: ignore[attr-defined]
-        "Real-time events over WebSocket on /graphql (graphql-transport-ws, or the legacy "
-        "graphql-ws protocol); authenticated once per connection from `connection_init`."
-    )
+Subscription = _root(
+    "Subscription",
+    SUBSCRIPTION_TYPES,
+    "Real-time events over WebSocket on /graphql (graphql-transport-ws, or the legacy "
+    "graphql-ws protocol); authenticated once per connection from `connection_init`.",
+)
 
 MAX_DEPTH = 12
 

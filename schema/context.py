@@ -14,6 +14,7 @@ from starlette.websockets import WebSocket
 from graphql_api.core.actor import Actor
 from graphql_api.core.auth.authenticate import PrincipalCache
 from graphql_api.core.auth.principal import Principal
+from graphql_api.core.auth.revocations import RevokedSessions
 from graphql_api.core.broker import Broker
 from graphql_api.core.config import Settings
 from graphql_api.core.db.engine import Database
@@ -39,6 +40,7 @@ class Context:
     broker: Broker
     authenticate: Authenticate
     principals: PrincipalCache
+    revoked_sessions: RevokedSessions
 
     @property
     def client_ip(self) -> str | None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from graphql_api.core.db.enums import AnnouncementStatus as AnnouncementStatusEnum
-from graphql_api.core.db.enums import ApplicationStatus as ApplicationStatusEnum
-from graphql_api.core.db.enums import BusinessSize as BusinessSizeEnum
+from graphql_api.core.db.enums import AnnouncementStatus, ApplicationStatus, BusinessSize
 from schema.types import described_enum
 
-AnnouncementStatus = described_enum(
-    AnnouncementStatusEnum,
+# The domain enums themselves become the GraphQL enums (see `described_enum`), so the
+# names re-exported here are classes that annotations can use.
+__all__ = ["AnnouncementStatus", "ApplicationStatus", "BusinessSize"]
+
+described_enum(
+    AnnouncementStatus,
     name="AnnouncementStatus",
     description="Lifecycle of a call: DRAFT -> PUBLISHED -> CLOSED.",
     values={
@@ -18,8 +20,8 @@ AnnouncementStatus = described_enum(
     },
 )
 
-BusinessSize = described_enum(
-    BusinessSizeEnum,
+described_enum(
+    BusinessSize,
     name="BusinessSize",
     description="Company size class used for eligibility of support programmes.",
     values={
@@ -30,8 +32,8 @@ BusinessSize = described_enum(
     },
 )
 
-ApplicationStatus = described_enum(
-    ApplicationStatusEnum,
+described_enum(
+    ApplicationStatus,
     name="ApplicationStatus",
     description="Where an application stands: SUBMITTED until decided or withdrawn.",
     values={

@@ -30,7 +30,8 @@ def is_registered(type_name: str) -> bool:
     return type_name in _REGISTRY
 
 
-async def resolve_node(info: Info, global_id: str, *, field: str = "id") -> Any:
+async def resolve_node(info: Info, global_id: str, *, field: str = "id") -> object:
+    """The row behind a global ID (a read row or ORM instance of a Node type)."""
     type_name, pk = decode_id(global_id, field=field)
     entry = _REGISTRY.get(type_name)
     if entry is None:
@@ -46,18 +47,20 @@ async def resolve_node(info: Info, global_id: str, *, field: str = "id") -> Any:
 class NodeQueries:
     @strawberry.field(
         description="Fetch any object by its global ID; NOT_FOUND when it does "
-        "not exist or the caller may not see it."
+        "not exist or the caller may not see it.",
+        graphql_type=Node | None,
     )
     async def node(
         self,
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="A global ID.")],
-    ) -> Node | None:
-        return await resolve_node(info, id)  # type: ignore[no-any-return]
+    ) -> object:
+        return await resolve_node(info, id)
 
     @strawberry.field(
         description="Fetch several objects by global ID, in the order given; "
-        "an entry is null (with a NOT_FOUND error) when hidden or missing."
+        "an entry is null (with a NOT_FOUND error) when hidden or missing.",
+        graphql_type=list[Node | None],
     )
     def nodes(
         self,
@@ -65,8 +68,8 @@ class NodeQueries:
         ids: Annotated[
             list[strawberry.ID], strawberry.argument(description="Global IDs, at most 100.")
         ],
-    ) -> list[Node | None]:
+    ) -> list[Awaitable[object]]:
         if len(ids) > 100:
             raise BadUserInput("At most 100 IDs per call.", field="ids")
         # graphql-core awaits each item on its own, so one hidden ID nulls only its entry.
-        return [resolve_node(info, gid) for gid in ids]  # type: ignore[misc]
+        return [resolve_node(info, gid) for gid in ids]

@@ -33,9 +33,13 @@ class Payload:
 
     @classmethod
     def with_errors(cls, errors: list[UserError]) -> Self:
+        # A non-null data field (a flag such as `replayed`) declares its default instead.
         empty = {
             field.name: None
             for field in dataclasses.fields(cast(Any, cls))
-            if field.init and field.name != "errors"
+            if field.init
+            and field.name != "errors"
+            and field.default is dataclasses.MISSING
+            and field.default_factory is dataclasses.MISSING
         }
         return cls(**empty, errors=errors)

@@ -24,9 +24,9 @@ on the periodic re-check. Between events, a timer ends every operation when the 
 token expires and re-checks the credential every `RECHECK_SECONDS` (+-20 %, so that
 subscribers do not all re-check at once).
 
-Refresh-token families: access tokens carry no family id (graphql_api.core.auth.tokens), so a
-revoked family cannot be traced to the access tokens issued from it; they stop at their
-own (short) expiry instead.
+Sessions: an access token carries its session (refresh-token family) id; when the session is
+revoked (logout, refresh-token reuse) every instance hears it (`core.auth.revocations`) and
+closes the session's operations at once with UNAUTHENTICATED.
 
 The context is the connection's, shared by its operations; swapping in fresh loaders for
 one operation's event can only hand another operation's in-flight event loaders that were
@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Final
@@ -46,7 +46,7 @@ from starlette.websockets import WebSocket
 
 from graphql_api.core.auth.authenticate import bearer_token, credentials
 from graphql_api.core.auth.principal import Principal
-from graphql_api.core.auth.tokens import decode_access_token
+from graphql_api.core.auth.tokens import AccessClaims, decode_access_token
 from graphql_api.core.broker import Broker, Event, StreamEnded, Subscription
 from graphql_api.core.errors import Unauthenticated
 from loaders.lazy import create_lazy_loaders
@@ -67,29 +67,37 @@ CREDENTIAL_REJECTED: Final = (
 )
 
 
-def _access_token_expiry(context: Context) -> float | None:
-    """`exp` (epoch seconds) of the connection's bearer token; None without one."""
+def _access_token(context: Context) -> AccessClaims | None:
+    """The claims of the connection's bearer token; None without one."""
     request = context.request
     if not isinstance(request, WebSocket):
         return None
     authorization, _ = credentials(request)
     if authorization is None or not authorization.strip():
         return None
-    claims = decode_access_token(context.settings, bearer_token(authorization))
-    return float(claims.expires_at)
+    return decode_access_token(context.settings, bearer_token(authorization))
 
 
 class LiveOperation:
     """One subscription operation: a broker subscription plus its subscriber's identity."""
 
     def __init__(
-        self, info: Info, topics: Iterable[str], *, key: int | None, expires_at: float | None
+        self,
+        info: Info,
+        topics: Iterable[str],
+        *,
+        key: int | None,
+        expires_at: float | None,
+        session: str | None = None,
     ) -> None:
         self.context: Context = info.context
         self._broker: Broker = self.context.broker
         self._topics = frozenset(topics)
         self._key = key
         self._expires_at = expires_at
+        # The access token's session: its revocation ends the operation at once.
+        self._session = session
+        self._stop_watching: Callable[[], None] | None = None
         self._next_recheck = _next_recheck()
         self._subscription: Subscription | None = None
 
@@ -100,10 +108,16 @@ class LiveOperation:
         """Authenticate the subscriber now (UNAUTHENTICATED when its credential is no
         longer valid) and give the context fresh loaders for the access checks."""
         try:
-            expires_at = _access_token_expiry(info.context)
+            claims = _access_token(info.context)
         except Unauthenticated:
             raise Unauthenticated(CREDENTIAL_REJECTED) from None
-        live = cls(info, topics, key=key, expires_at=expires_at)
+        live = cls(
+            info,
+            topics,
+            key=key,
+            expires_at=None if claims is None else float(claims.expires_at),
+            session=None if claims is None else claims.session,
+        )
         await live.begin_delivery()
         return live
 
@@ -112,8 +126,19 @@ class LiveOperation:
         return self.context.principal
 
     async def __aenter__(self) -> LiveOperation:
-        self._subscription = self._broker.subscribe(self._topics, key=self._key)
+        subscription = self._broker.subscribe(self._topics, key=self._key)
+        self._subscription = subscription
         self._broker.operation_started()
+        if self._session is not None:
+            revoked = self.context.revoked_sessions
+
+            def end() -> None:
+                subscription.close(Unauthenticated(CREDENTIAL_REJECTED))
+
+            if revoked.is_revoked(self._session):
+                end()
+            else:
+                self._stop_watching = revoked.watch(self._session, end)
         return self
 
     async def __aexit__(
@@ -122,6 +147,9 @@ class LiveOperation:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> bool:
+        if self._stop_watching is not None:
+            self._stop_watching()
+            self._stop_watching = None
         if self._subscription is not None:
             self._subscription.close()
             self._subscription = None

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from enum import Enum
-from typing import Annotated, Any, Generic, TypeAlias, TypeVar, cast
+from typing import Annotated, Any, Generic, TypeAlias, TypeVar, cast, dataclass_transform
 
 import strawberry
 from strawberry.types import Info as StrawberryInfo
+from strawberry.types.enum import has_enum_definition
+from strawberry.types.field import StrawberryField
 
-from graphql_api.core.pagination import Page
+from graphql_api.core.ids import encode_id
+from graphql_api.core.pagination import Page, page_size
 from schema.context import Context
 
 Info: TypeAlias = StrawberryInfo[Context, None]
@@ -24,23 +27,29 @@ AfterArg: TypeAlias = Annotated[
     strawberry.argument(description="Cursor of the row after which the page starts."),
 ]
 
-E = TypeVar("E", bound=type[Enum])
+E = TypeVar("E", bound=Enum)
 
 
-def described_enum(enum_cls: E, *, name: str, description: str, values: Mapping[str, str]) -> E:
+def described_enum(
+    enum_cls: type[E], *, name: str, description: str, values: Mapping[str, str]
+) -> type[E]:
     """Expose a domain StrEnum in the schema with a description on every value (R21).
 
     A value missing from `values` fails at import time, so a new enum member cannot ship
-    undocumented.
+    undocumented. Strawberry marks the class itself as the GraphQL enum, so annotations
+    name the domain class (`status: AnnouncementStatus`): a name bound to this call's
+    result would be a variable to mypy, not a type.
     """
-    wrapped = strawberry.enum(enum_cls, name=name, description=description)
-    for value in wrapped.__strawberry_definition__.values:  # type: ignore[attr-defined]
+    marked = strawberry.enum(enum_cls, name=name, description=description)
+    assert has_enum_definition(marked)
+    for value in marked.__strawberry_definition__.values:
         value.description = values[value.name]
-    return wrapped
+    return enum_cls
 
 
 T = TypeVar("T")
 A = TypeVar("A")
+R = TypeVar("R")
 
 
 def later(future: Awaitable[T]) -> T:
@@ -82,6 +91,45 @@ class Node:
     id: strawberry.ID = strawberry.field(
         description="Globally unique, opaque identifier; pass it to `node(id:)` to refetch."
     )
+
+
+N = TypeVar("N", bound=Node)
+
+# `strawberry.ID` is `str` at run time; this spares a call to the NewType on every row.
+_encode_id = cast(Callable[[str, int], strawberry.ID], encode_id)
+
+
+# Like `strawberry.type`, so type checkers model the class the same way.
+@dataclass_transform(
+    order_default=False, kw_only_default=True, field_specifiers=(strawberry.field, StrawberryField)
+)
+def node_type(
+    name: str, rows: tuple[type, ...], *, description: str
+) -> Callable[[type[N]], type[N]]:
+    """`@strawberry.type` for a Node type, with its `id` and `is_type_of` derived from the
+    GraphQL type name and the row classes it resolves from (read rows, ORM instances).
+
+    Both run on every row of every page: the `id` resolver takes only the row, so the
+    engine calls it directly (schema/fast.py), and `is_type_of` is a plain function, not
+    a bound classmethod.
+    """
+
+    def global_id(root: strawberry.Parent[Any]) -> strawberry.ID:
+        return _encode_id(name, root.id)
+
+    def is_type_of(obj: object, info: object) -> bool:
+        return isinstance(obj, rows)
+
+    def decorate(cls: type[N]) -> type[N]:
+        # Set before Strawberry reads the class, as if written in its body.
+        cls.id = strawberry.field(
+            resolver=global_id, description="Globally unique, opaque identifier."
+        )
+        # Strawberry reads `is_type_of` from the class; Node does not declare it.
+        setattr(cls, "is_type_of", staticmethod(is_type_of))  # noqa: B010
+        return strawberry.type(cls, name=name, description=description)
+
+    return decorate
 
 
 @strawberry.type(description="Where a page sits in its connection (Relay).")
@@ -131,10 +179,10 @@ class Connection(Generic[T]):
     async def total_count(self) -> int:
         return await self.count()
 
-    @classmethod
-    def from_page(cls, page: Page[Any], count: Callable[[], Awaitable[int]]) -> Connection[Any]:
+    @staticmethod
+    def from_page(page: Page[R], count: Callable[[], Awaitable[int]]) -> Connection[R]:
         cursors = page.cursors
-        return cls(
+        return Connection(
             edges=[
                 Edge(node=item, cursors=cursors, index=index)
                 for index, item in enumerate(page.items)
@@ -146,3 +194,18 @@ class Connection(Generic[T]):
             ),
             count=count,
         )
+
+
+async def paginate(
+    first: int | None,
+    rows: Callable[[int], Awaitable[Page[R]]],
+    count: Callable[[], Awaitable[int]],
+) -> Connection[R]:
+    """A top-level connection: checks `first`, reads one page with `rows(page size)`, and
+    keeps `count` for `totalCount` (run only when selected).
+
+    Annotate the resolver with the rows it returns (`Connection[AnnouncementRow]`) and give
+    the GraphQL connection as `graphql_type`.
+    """
+    page = await rows(page_size(first))
+    return Connection.from_page(page, count)

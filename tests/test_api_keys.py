@@ -556,7 +556,7 @@ async def test_a_prefix_clash_draws_another_key(
         raw=f"gak_{taken}_{clash.raw.rsplit('_', 1)[-1]}", prefix=taken, key_hash=clash.key_hash
     )
     draws = iter([clash, fresh])
-    monkeypatch.setattr("schema.accounts.api_keys.generate_key", lambda: next(draws))
+    monkeypatch.setattr("graphql_api.services.api_keys.generate_key", lambda: next(draws))
     key, secret, _ = await create_key(client)
     assert secret == fresh.raw
     assert key["prefix"] == fresh.prefix

@@ -17,7 +17,7 @@ from graphql_api.core.auth.principal import Principal
 from graphql_api.core.db.enums import BusinessSize, Role
 from graphql_api.core.db.models import Business
 from graphql_api.core.ids import encode_id
-from schema.businesses.mutations import normalize_registration_number
+from graphql_api.services.businesses import normalize_registration_number
 from tests.conftest import act_as
 from tests.factories_businesses import make_business, make_user
 from tests.factories_mutations_ab import (

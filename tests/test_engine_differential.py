@@ -49,6 +49,7 @@ from strawberry.schema._graphql_core import execution_context_class_kwargs
 from graphql_api.core.auth.api_keys import generate_key
 from graphql_api.core.auth.authenticate import PrincipalCache, authenticate
 from graphql_api.core.auth.principal import ANONYMOUS, Principal
+from graphql_api.core.auth.revocations import RevokedSessions
 from graphql_api.core.broker import Broker
 from graphql_api.core.config import Environment, Settings
 from graphql_api.core.db.engine import Database
@@ -268,6 +269,7 @@ class World:
             broker=Broker(self.settings.redis_url or ""),
             authenticate=authenticate,
             principals=PrincipalCache(),
+            revoked_sessions=RevokedSessions(900),
         )
 
 

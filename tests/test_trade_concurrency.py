@@ -24,8 +24,8 @@ from starlette.applications import Starlette
 
 from graphql_api.core.config import Settings
 from graphql_api.core.db.enums import Role
-from graphql_api.core.db.writes.portfolios import apply_price_updates
 from graphql_api.core.ids import encode_id
+from graphql_api.services.portfolios import update_prices
 from tests.conftest import act_as
 from tests.factories_mutations_bp import post
 from tests.factories_portfolios import (
@@ -228,12 +228,12 @@ async def test_trades_on_many_portfolios_mixed_with_price_batches_never_deadlock
     rng = random.Random(5)
 
     async def reprice(order: list[str], prices: list[int]) -> None:
-        # act_as fixes one principal per app, so the feed's batches call the write the
-        # mutation runs, in their own transactions, concurrently with the trades.
-        async with app.state.db.write() as session:
-            await apply_price_updates(
-                session, prices=[(s, Decimal(p)) for s, p in zip(order, prices, strict=True)]
-            )
+        # act_as fixes one principal per app, so the feed's batches call the service the
+        # mutation calls, in their own transactions, concurrently with the trades.
+        await update_prices(
+            db=app.state.db,
+            prices=[(s, Decimal(p)) for s, p in zip(order, prices, strict=True)],
+        )
 
     act_as(app, owner)
     calls: list[Awaitable[Any]] = []

@@ -210,6 +210,8 @@ class Broker:
         self._idle.set()
         self.events_received = 0
         self.reconnects = 0
+        # Process-level listeners (not subscribers): topic -> callbacks, e.g. revocations.
+        self._listeners: dict[str, list[Callable[[dict[str, Any]], None]]] = {}
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -306,9 +308,19 @@ class Broker:
         for subscription in subscribers:
             subscription.close()
 
+    def listen(self, topic: str, callback: Callable[[dict[str, Any]], None]) -> None:
+        """Call `callback(payload)` for every event of `topic` on this instance (not a
+        subscriber: not counted, never closed)."""
+        self._listeners.setdefault(topic, []).append(callback)
+
     def dispatch(self, topic: str, payload: dict[str, Any]) -> int:
         """Hand one event to its subscribers on this instance; returns how many got it."""
         self.events_received += 1
+        for callback in self._listeners.get(topic, ()):
+            try:
+                callback(payload)
+            except Exception:
+                log.exception("event listener failed", extra={"topic": topic})
         targets: set[Subscription] = set(self._all.get(topic, ()))
         routing_field = ROUTING_FIELDS.get(topic)
         if routing_field is not None and self._keyed:

@@ -26,6 +26,7 @@ ANNOUNCEMENT_PUBLISHED = "announcement.published"  # {"id": int}
 BRIEFING_PUBLISHED = "briefing.published"  # {"id": int, "date": "YYYY-MM-DD"}
 PORTFOLIO_UPDATED = "portfolio.updated"  # {"portfolio_ids": [int], "reason": "trade"|"prices"}
 PRICES_UPDATED = "prices.updated"  # {"security_ids": [int]}
+SESSION_REVOKED = "session.revoked"  # {"session": "<refresh token family uuid>"}
 
 Publisher = Callable[[str, dict[str, Any]], Awaitable[None]]
 

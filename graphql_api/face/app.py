@@ -15,10 +15,11 @@ from starlette.types import Receive, Scope, Send
 
 from graphql_api.core.auth.api_keys import LastUseFlusher
 from graphql_api.core.auth.authenticate import PrincipalCache, authenticate
+from graphql_api.core.auth.revocations import RevokedSessions
 from graphql_api.core.broker import Broker
 from graphql_api.core.config import Environment, Settings
 from graphql_api.core.db.engine import Database
-from graphql_api.core.events import redis_publisher
+from graphql_api.core.events import SESSION_REVOKED, redis_publisher
 from graphql_api.core.pagination import DEFAULT_PAGE_SIZE
 from graphql_api.core.ratelimit import Budgets, RateLimiter, Throttle
 from graphql_api.engine.operations import Admit, Limits
@@ -121,6 +122,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         last_use_flusher.start()
         # Subscriptions: one Redis pub/sub reader per instance, fanned out in-process (R17).
         app.state.broker = Broker(redis_url)
+        # Revoked sessions: heard from every instance, loaded from Redis at start.
+        app.state.revoked_sessions = RevokedSessions(settings.access_token_ttl_seconds)
+        app.state.broker.listen(
+            SESSION_REVOKED, app.state.revoked_sessions.on_event(app.state.redis)
+        )
+        await app.state.revoked_sessions.load(app.state.redis)
         await app.state.broker.start()
         undo_drain = install_drain_on_exit_signals(app.state.broker)
         app.state.operations = view.operations  # the one execution path (tests tune it)

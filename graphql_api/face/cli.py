@@ -11,14 +11,19 @@ import os
 import signal
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from graphql_api.core.config import ConfigError, Settings
 from graphql_api.core.db.enums import Role
 from graphql_api.core.logging_setup import configure_logging
+
+if TYPE_CHECKING:
+    from graphql_api.core.db.models import User
+    from graphql_api.core.errors import Rejected
 
 log = logging.getLogger("graphql_api")
 
@@ -243,6 +248,27 @@ def _read_password() -> str:
     return line.removesuffix("\n").removesuffix("\r")
 
 
+# The accounts service names fields as the API does; this command's options are named so.
+_OPTION_OF_FIELD = {
+    "input.email": "email",
+    "input.displayName": "display-name",
+    "input.password": "password",
+}
+
+
+def _refusal_message(refusal: Rejected, email: str) -> str:
+    from graphql_api.core.errors import UserErrorCode
+
+    reasons: list[str] = []
+    for error in refusal.errors:
+        if error.code is UserErrorCode.EMAIL_TAKEN:
+            reasons.append(f"a user with the e-mail {email.strip().lower()} already exists")
+        else:
+            option = _OPTION_OF_FIELD.get(error.field or "", error.field)
+            reasons.append(f"{option}: {error.message}")
+    return "; ".join(reasons)
+
+
 @main.command("create-user")
 @click.option("--email", required=True, help="Login e-mail address.")
 @click.option(
@@ -255,45 +281,45 @@ def _read_password() -> str:
 def create_user(email: str, role: str, display_name: str | None) -> None:
     """Create a user. The password is read from stdin when it is not a terminal, else prompted
     for; it is never taken from the command line (shell history, process lists)."""
-    from sqlalchemy.ext.asyncio import create_async_engine
+    from graphql_api.core.actor import Actor
+    from graphql_api.core.auth.principal import ANONYMOUS
+    from graphql_api.core.db.engine import Database
+    from graphql_api.core.errors import Rejected
+    from graphql_api.services import accounts
 
-    from graphql_api.core.auth import users
-    from graphql_api.core.validation import Checks
-
-    check = Checks()
-    clean_email = check.email(email, "email")
-    name = check.text(display_name or email.partition("@")[0], "display-name", max_length=100)
-    if not check.ok or clean_email is None or name is None:
-        raise click.ClickException("; ".join(f"{e.field}: {e.message}" for e in check.errors))
-    password = _read_password()
-    problem = users.password_problem(password)
-    if problem is not None:
-        raise click.ClickException(f"password: {problem}")
+    name = display_name or email.partition("@")[0]
+    try:
+        # The same rules as `register`: the e-mail before the prompt, then the password.
+        accounts.check_new_account(email=email, display_name=name, password=None)
+        password = _read_password()
+        accounts.check_new_account(email=email, display_name=name, password=password)
+    except Rejected as refusal:
+        raise click.ClickException(_refusal_message(refusal, email)) from None
     settings = _settings()
     configure_logging(settings.log_level, json=False)
 
-    async def run(url: str) -> int:
-        engine = create_async_engine(url)
+    async def run(live: Settings) -> User:
+        db = Database(live)
         try:
-            user = await users.create_user(
-                engine,
-                email=clean_email,
+            return await accounts.create_user(
+                db=db,
+                # No request: no principal, request id or address to record.
+                actor=Actor(ANONYMOUS, request_id=None, ip=None, now=datetime.now(UTC)),
+                email=email,
                 password=password,
-                role=Role(role.upper()),
                 display_name=name,
+                role=Role(role.upper()),
             )
-            return user.id
         finally:
-            await engine.dispose()
+            await db.dispose()
 
     with _services(settings) as live:
         asyncio.run(_prepare(dataclasses.replace(live, auto_migrate=True), seed_if_empty=False))
-        assert live.database_url is not None
         try:
-            user_id = asyncio.run(run(live.database_url))
-        except users.UserCreationError as exc:
-            raise click.ClickException(str(exc)) from None
-    click.echo(f"Created {role.upper()} user {clean_email} (id {user_id}).", err=True)
+            user = asyncio.run(run(live))
+        except Rejected as refusal:
+            raise click.ClickException(_refusal_message(refusal, email)) from None
+    click.echo(f"Created {role.upper()} user {user.email} (id {user.id}).", err=True)
 
 
 @main.command("export-schema")

@@ -245,6 +245,7 @@ class GraphQLView(GraphQL[Context, None]):
                 broker=state.broker,
                 authenticate=state.authenticate,
                 principals=state.principal_cache,
+                revoked_sessions=state.revoked_sessions,
             )
         return Context(
             request=request,
@@ -259,6 +260,7 @@ class GraphQLView(GraphQL[Context, None]):
             broker=state.broker,
             authenticate=state.authenticate,
             principals=state.principal_cache,
+            revoked_sessions=state.revoked_sessions,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:

@@ -3,27 +3,29 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 
 from graphql_api.core.db.enums import Role
+from graphql_api.core.db.queries.accounts import AnyUser
+from graphql_api.core.db.queries.api_keys import AnyApiKey
 from graphql_api.core.db.queries.audit import (
     AUDIT_LOG_CLASSES,
     AnyAuditLog,
     AuditLogFilters,
+    AuditLogRow,
     count_audit_logs,
     list_audit_logs,
 )
 from graphql_api.core.errors import BadUserInput
 from graphql_api.core.ids import decode_id_of, encode_id
-from graphql_api.core.pagination import page_size
 from schema.accounts.api_keys import ApiKeyType
 from schema.accounts.types import UserType
 from schema.node import is_registered, register
 from schema.permissions import IsAdmin
-from schema.types import Connection, FirstArg, Info, Node
+from schema.types import Connection, FirstArg, Info, Node, node_type, paginate
 
 MAX_ACTIONS = 50
 MAX_ACTION_LENGTH = 64
@@ -54,8 +56,9 @@ class AuditLogFilter:
     )
 
 
-@strawberry.type(
-    name="AuditLog",
+@node_type(
+    "AuditLog",
+    AUDIT_LOG_CLASSES,
     description="One audited action (R9): who did what to which object, when, and whether "
     "it succeeded. Admins only.",
 )
@@ -78,12 +81,6 @@ class AuditLogType(Node):
     )
     created_at: datetime = strawberry.field(description="When it was recorded.")
 
-    # A resolver replaces the interface's plain attribute, which mypy's dataclass model rejects.
-    @strawberry.field(description="Globally unique, opaque identifier.")  # type: ignore[misc]
-    @staticmethod
-    def id(root: strawberry.Parent[AnyAuditLog]) -> strawberry.ID:
-        return strawberry.ID(encode_id("AuditLog", root.id))
-
     @strawberry.field(
         description="The object acted on: its global ID (for `node(id:)`) when `targetType` "
         "names an object of this API, else the identifier as recorded; null if none."
@@ -98,24 +95,24 @@ class AuditLogType(Node):
 
     @strawberry.field(
         description="The user who acted; null for services, anonymous callers (a failed "
-        "login by an unknown e-mail) and deleted accounts."
+        "login by an unknown e-mail) and deleted accounts.",
+        graphql_type=UserType | None,
     )
     @staticmethod
-    async def actor(root: strawberry.Parent[AnyAuditLog], info: Info) -> UserType | None:
+    async def actor(root: strawberry.Parent[AnyAuditLog], info: Info) -> AnyUser | None:
         if root.actor_user_id is None:
             return None
-        return await info.context.loaders.user_by_id.load(root.actor_user_id)  # type: ignore[return-value]
+        return await info.context.loaders.user_by_id.load(root.actor_user_id)
 
-    @strawberry.field(description="The API key a service acted with; null for users.")
+    @strawberry.field(
+        description="The API key a service acted with; null for users.",
+        graphql_type=ApiKeyType | None,
+    )
     @staticmethod
-    async def actor_api_key(root: strawberry.Parent[AnyAuditLog], info: Info) -> ApiKeyType | None:
+    async def actor_api_key(root: strawberry.Parent[AnyAuditLog], info: Info) -> AnyApiKey | None:
         if root.actor_api_key_id is None:
             return None
-        return await info.context.loaders.api_key_by_id.load(root.actor_api_key_id)  # type: ignore[return-value]
-
-    @classmethod
-    def is_type_of(cls, obj: Any, info: Info) -> bool:
-        return isinstance(obj, AUDIT_LOG_CLASSES)
+        return await info.context.loaders.api_key_by_id.load(root.actor_api_key_id)
 
 
 AuditLogConnection = Connection[AuditLogType]
@@ -152,6 +149,7 @@ class AuditQueries:
     @strawberry.field(
         description="The audit log, newest first. Admins only (FORBIDDEN otherwise).",
         permission_classes=[IsAdmin],
+        graphql_type=AuditLogConnection,
     )
     async def audit_logs(
         self,
@@ -165,13 +163,11 @@ class AuditQueries:
             AuditLogFilter | None,
             strawberry.argument(description="Criteria every returned entry meets."),
         ] = None,
-    ) -> AuditLogConnection:
-        ctx = info.context
-        size = page_size(first)
+    ) -> Connection[AuditLogRow]:
+        db = info.context.db
         filters = _filters(filter)
-        page = await list_audit_logs(ctx.db, filters=filters, first=size, after=after)
-
-        async def count() -> int:
-            return await count_audit_logs(ctx.db, filters=filters)
-
-        return Connection[AuditLogType].from_page(page, count)
+        return await paginate(
+            first,
+            lambda size: list_audit_logs(db, filters=filters, first=size, after=after),
+            lambda: count_audit_logs(db, filters=filters),
+        )

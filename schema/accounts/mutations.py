@@ -1,9 +1,7 @@
 """Account mutations: register, login, refresh, logout, and admins' role changes (R6, R7, R9).
 
-Login is not an oracle for which e-mails exist: an unknown e-mail, a wrong password and an
-inactive account get the same `INVALID_CREDENTIALS` after the same work (an unknown e-mail
-is verified against a dummy Argon2 hash). Password checks run outside any transaction, so
-a flood of logins holds no database connection while hashing.
+The workflows, their rules and their audit rows are `graphql_api.services.accounts`; these
+resolvers parse the input, call one service and build the payload.
 """
 
 from __future__ import annotations
@@ -13,50 +11,17 @@ from typing import Annotated
 
 import strawberry
 
-from graphql_api.core import audit
-from graphql_api.core.auth.masking import mask_email
-from graphql_api.core.auth.passwords import (
-    MAX_PASSWORD_LENGTH,
-    MIN_PASSWORD_LENGTH,
-    hash_password,
-    needs_rehash,
-    password_problem,
-    verify_password,
-)
-from graphql_api.core.auth.tokens import (
-    IssuedRefreshToken,
-    RefreshOutcome,
-    find_refresh_token,
-    issue_access_token,
-    issue_refresh_token,
-    revoke_family,
-    rotate_refresh_token,
-)
-from graphql_api.core.db import models
-from graphql_api.core.db.enums import Role as RoleEnum
-from graphql_api.core.db.writes.accounts import (
-    insert_user,
-    lock_user,
-    record_login,
-    set_role,
-    user_by_email,
-)
+from graphql_api.core.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from graphql_api.core.db.enums import Role
+from graphql_api.core.errors import Rejected
 from graphql_api.core.validation import Checks
-from schema.accounts.errors import (
-    email_taken,
-    invalid_credentials,
-    invalid_refresh_token,
-    own_role,
-    user_not_found,
-)
-from schema.accounts.types import Role, UserType
-from schema.context import Context
-from schema.errors import UserError, UserErrorCode
+from graphql_api.services import accounts
+from loaders import written
+from schema.accounts.types import UserType
+from schema.errors import UserError
+from schema.payloads import Payload
 from schema.permissions import IsAdmin
 from schema.types import Info
-
-# Longer input is refused before hashing (Argon2 would accept it, at a cost).
-_MAX_LOGIN_PASSWORD = 1024
 
 
 @strawberry.input(description="A new account: it gets the MEMBER role and is signed in.")
@@ -65,7 +30,9 @@ class RegisterInput:
     password: str = strawberry.field(
         description=f"Password, {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters."
     )
-    display_name: str = strawberry.field(description="Name shown to other users, at most 100.")
+    display_name: str = strawberry.field(
+        description=f"Name shown to other users, at most {accounts.MAX_DISPLAY_NAME_LENGTH}."
+    )
 
 
 @strawberry.input(description="Credentials to sign in with.")
@@ -79,7 +46,7 @@ class LoginInput:
     "`Authorization: Bearer <token>`; trade the refresh token for new tokens before the "
     "access token expires. Everything but `errors` is null when `errors` is not empty."
 )
-class AuthPayload:
+class AuthPayload(Payload):
     access_token: str | None = strawberry.field(
         default=None, description="Short-lived JWT for the `Authorization: Bearer` header."
     )
@@ -101,7 +68,7 @@ class AuthPayload:
 
 
 @strawberry.type(description="Result of `logout`.")
-class LogoutPayload:
+class LogoutPayload(Payload):
     logged_out: bool | None = strawberry.field(
         default=None,
         description="True when the session (every refresh token of it) is revoked; null "
@@ -113,7 +80,7 @@ class LogoutPayload:
 
 
 @strawberry.type(description="Result of a mutation that changes a user.")
-class UserPayload:
+class UserPayload(Payload):
     user: UserType | None = strawberry.field(
         default=None, description="The user after the change; null when `errors` is not empty."
     )
@@ -122,29 +89,14 @@ class UserPayload:
     )
 
 
-def _signed_in(
-    ctx: Context, user: models.User, refresh: IssuedRefreshToken, role: RoleEnum
-) -> AuthPayload:
-    access = issue_access_token(ctx.settings, user_id=user.id, role=role, now=ctx.now)
-    return AuthPayload(
-        access_token=access.token,
-        access_token_expires_at=access.expires_at,
-        refresh_token=refresh.token,
-        refresh_token_expires_at=refresh.expires_at,
-        user=user,  # type: ignore[arg-type]
+def _signed_in(signed_in: accounts.SignedIn) -> AuthPayload:
+    return AuthPayload.ok(
+        access_token=signed_in.access.token,
+        access_token_expires_at=signed_in.access.expires_at,
+        refresh_token=signed_in.refresh.token,
+        refresh_token_expires_at=signed_in.refresh.expires_at,
+        user=signed_in.user,
     )
-
-
-def _check_new_password(check: Checks, password: str, path: str) -> None:
-    problem = password_problem(password)
-    if problem is None:
-        return
-    if not password.strip():
-        check.fail(UserErrorCode.REQUIRED, "A value is required.", path)
-    elif len(password) > MAX_PASSWORD_LENGTH:
-        check.fail(UserErrorCode.TOO_LONG, problem, path)
-    else:
-        check.fail(UserErrorCode.WEAK_PASSWORD, problem, path)
 
 
 @strawberry.type
@@ -159,34 +111,19 @@ class AccountMutations:
         input: Annotated[RegisterInput, strawberry.argument(description="The new account.")],
     ) -> AuthPayload:
         ctx = info.context
-        check = Checks()
-        email = check.email(input.email, "input.email")
-        display_name = check.text(input.display_name, "input.displayName", max_length=100)
-        _check_new_password(check, input.password, "input.password")
-        if not check.ok or email is None or display_name is None:
-            return AuthPayload(errors=check.errors)
-        password_hash = await hash_password(input.password)
-        async with ctx.db.write() as session:
-            user = await insert_user(
-                session, email=email, password_hash=password_hash, display_name=display_name
+        try:
+            signed_in = await accounts.register(
+                db=ctx.db,
+                settings=ctx.settings,
+                actor=ctx.actor,
+                email=input.email,
+                password=input.password,
+                display_name=input.display_name,
             )
-            if user is None:
-                return AuthPayload(errors=[email_taken()])
-            refresh = await issue_refresh_token(
-                session,
-                user_id=user.id,
-                now=ctx.now,
-                ttl_seconds=ctx.settings.refresh_token_ttl_seconds,
-            )
-            await audit.record_request(
-                session,
-                ctx.actor,
-                action="auth.register",
-                actor_user_id=user.id,
-                target_type="User",
-                target_id=user.id,
-            )
-        return _signed_in(ctx, user, refresh, user.role)
+        except Rejected as refusal:
+            return AuthPayload.failed(refusal)
+        written.refresh(ctx.loaders, signed_in.user)
+        return _signed_in(signed_in)
 
     @strawberry.mutation(
         description="Sign in with e-mail and password. Every failure is the same "
@@ -198,58 +135,17 @@ class AccountMutations:
         input: Annotated[LoginInput, strawberry.argument(description="The credentials.")],
     ) -> AuthPayload:
         ctx = info.context
-        email = input.email.strip().lower()
-        password = input.password
-        if not email or not password:
-            check = Checks()
-            if not email:
-                check.fail(UserErrorCode.REQUIRED, "A value is required.", "input.email")
-            if not password:
-                check.fail(UserErrorCode.REQUIRED, "A value is required.", "input.password")
-            return AuthPayload(errors=check.errors)
-        user: models.User | None = None
-        # Input no account can match is not looked up, but costs the same time.
-        if len(email) <= 254 and len(password) <= _MAX_LOGIN_PASSWORD and "\x00" not in email:
-            async with ctx.db.read() as session:
-                user = await user_by_email(session, email=email)
-        matches = await verify_password(user.password_hash if user else None, password)
-        ok = user is not None and matches and user.is_active
-        new_hash: str | None = None
-        if user is not None and ok and needs_rehash(user.password_hash):
-            new_hash = await hash_password(password)
-
-        async with ctx.db.write() as session:
-            if user is None or not ok:
-                reason = "unknown_email" if user is None else (
-                    "inactive" if matches else "wrong_password"
-                )  # fmt: skip
-                await audit.record_request(
-                    session,
-                    ctx.actor,
-                    action="auth.login",
-                    success=False,
-                    target_type="User" if user else None,
-                    target_id=user.id if user else None,
-                    details={"email": mask_email(email), "reason": reason},
-                )
-                return AuthPayload(errors=[invalid_credentials()])
-            await record_login(session, user_id=user.id, at=ctx.now, password_hash=new_hash)
-            refresh = await issue_refresh_token(
-                session,
-                user_id=user.id,
-                now=ctx.now,
-                ttl_seconds=ctx.settings.refresh_token_ttl_seconds,
+        try:
+            signed_in = await accounts.login(
+                db=ctx.db,
+                settings=ctx.settings,
+                actor=ctx.actor,
+                email=input.email,
+                password=input.password,
             )
-            await audit.record_request(
-                session,
-                ctx.actor,
-                action="auth.login",
-                actor_user_id=user.id,
-                target_type="User",
-                target_id=user.id,
-                details={"email": mask_email(email)},
-            )
-        return _signed_in(ctx, user, refresh, user.role)
+        except Rejected as refusal:
+            return AuthPayload.failed(refusal)
+        return _signed_in(signed_in)
 
     @strawberry.mutation(
         name="refreshToken",
@@ -265,36 +161,17 @@ class AccountMutations:
         ],
     ) -> AuthPayload:
         ctx = info.context
-        async with ctx.db.write() as session:
-            rotation = await rotate_refresh_token(
-                session,
-                raw=refresh_token,
-                now=ctx.now,
-                ttl_seconds=ctx.settings.refresh_token_ttl_seconds,
+        try:
+            signed_in = await accounts.refresh_session(
+                db=ctx.db, settings=ctx.settings, actor=ctx.actor, refresh_token=refresh_token
             )
-            if rotation.outcome is RefreshOutcome.REUSED:
-                # Committed with the revocation, although the caller only sees an error.
-                await audit.record_request(
-                    session,
-                    ctx.actor,
-                    action="auth.refresh_reuse",
-                    success=False,
-                    actor_user_id=rotation.user_id,
-                    target_type="RefreshTokenFamily",
-                    target_id=str(rotation.family_id),
-                    details={"revoked_tokens": rotation.revoked_count},
-                )
-            if rotation.outcome is not RefreshOutcome.ROTATED:
-                return AuthPayload(errors=[invalid_refresh_token()])
-            assert rotation.issued is not None
-            assert rotation.user_id is not None
-            user = await session.get(models.User, rotation.user_id)
-            assert user is not None
-        return _signed_in(ctx, user, rotation.issued, user.role)
+        except Rejected as refusal:
+            return AuthPayload.failed(refusal)
+        return _signed_in(signed_in)
 
     @strawberry.mutation(
         description="Sign out: revoke the session of this refresh token (every token of its "
-        "family). Access tokens already issued stay valid until they expire (minutes)."
+        "family); the session's access tokens and open subscriptions stop at once."
     )
     async def logout(
         self,
@@ -304,23 +181,13 @@ class AccountMutations:
         ],
     ) -> LogoutPayload:
         ctx = info.context
-        async with ctx.db.write() as session:
-            token = await find_refresh_token(session, raw=refresh_token)
-            if token is None:
-                return LogoutPayload(errors=[invalid_refresh_token()])
-            revoked = await revoke_family(
-                session, family_id=token.family_id, now=ctx.now, reason="logout"
-            )
-            await audit.record_request(
-                session,
-                ctx.actor,
-                action="auth.logout",
-                actor_user_id=token.user_id,
-                target_type="RefreshTokenFamily",
-                target_id=str(token.family_id),
-                details={"revoked_tokens": revoked},
-            )
-        return LogoutPayload(logged_out=True)
+        try:
+            ended = await accounts.logout(db=ctx.db, actor=ctx.actor, refresh_token=refresh_token)
+        except Rejected as refusal:
+            return LogoutPayload.failed(refusal)
+        # This instance at once; the others when SESSION_REVOKED reaches them (milliseconds).
+        ctx.revoked_sessions.add(ended.session)
+        return LogoutPayload.ok(logged_out=True)
 
     @strawberry.mutation(
         description="Give a user another role. Admins only (FORBIDDEN otherwise); an admin "
@@ -332,31 +199,19 @@ class AccountMutations:
         self,
         info: Info,
         user_id: Annotated[strawberry.ID, strawberry.argument(description="Global ID of a User.")],
-        role: Annotated[Role, strawberry.argument(description="The new role.")],  # type: ignore[valid-type]
+        # The GraphQL enum `Role` (schema.accounts.types) is this class, described in place.
+        role: Annotated[Role, strawberry.argument(description="The new role.")],
     ) -> UserPayload:
         ctx = info.context
         check = Checks()
         pk = check.global_id(user_id, "userId", type_name="User")
         if not check.ok or pk is None:
-            return UserPayload(errors=check.errors)
-        if pk == ctx.principal.user_id:
-            return UserPayload(errors=[own_role()])
-        new_role = RoleEnum(role)
-        async with ctx.db.write() as session:
-            user = await lock_user(session, user_id=pk)
-            if user is None:
-                return UserPayload(errors=[user_not_found()])
-            old_role = user.role
-            if old_role is new_role:
-                return UserPayload(user=user)  # type: ignore[arg-type]
-            user = await set_role(session, user_id=pk, role=new_role)
-            await audit.record_request(
-                session,
-                ctx.actor,
-                action="user.role_changed",
-                target_type="User",
-                target_id=pk,
-                details={"old_role": old_role.value, "new_role": new_role.value},
+            return UserPayload.failed(check.errors)
+        try:
+            user = await accounts.set_user_role(
+                db=ctx.db, actor=ctx.actor, principals=ctx.principals, user_id=pk, role=role
             )
-        ctx.principals.forget(pk)  # this process at once; others within seconds
-        return UserPayload(user=user)  # type: ignore[arg-type]
+        except Rejected as refusal:
+            return UserPayload.failed(refusal)
+        written.refresh(ctx.loaders, user)
+        return UserPayload.ok(user=user)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from graphql_api.core.db.queries.accounts import AnyUser
 from schema.accounts.types import UserType
 from schema.node import register
 from schema.types import Info
@@ -14,9 +15,12 @@ register("User", lambda info, pk: info.context.loaders.user_by_id.load(pk))
 
 @strawberry.type
 class AccountQueries:
-    @strawberry.field(description="The signed-in user; null for anonymous callers and services.")
-    async def me(self, info: Info) -> UserType | None:
+    @strawberry.field(
+        description="The signed-in user; null for anonymous callers and services.",
+        graphql_type=UserType | None,
+    )
+    async def me(self, info: Info) -> AnyUser | None:
         user_id = info.context.principal.user_id
         if user_id is None:
             return None
-        return await info.context.loaders.user_by_id.load(user_id)  # type: ignore[return-value]
+        return await info.context.loaders.user_by_id.load(user_id)

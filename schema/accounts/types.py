@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from graphql_api.core.db.enums import Role as RoleEnum
+from graphql_api.core.db.enums import Role
 from graphql_api.core.db.queries.accounts import USER_CLASSES, AnyUser
-from graphql_api.core.ids import encode_id
+from graphql_api.core.db.queries.businesses import BusinessRow
+from graphql_api.core.db.queries.portfolios import PortfolioRow
 from schema.accounts.permissions import CanReadEmail, CanReadUserPortfolios
-from schema.types import Info, Node, described_enum, later
+from schema.types import Info, Node, described_enum, later, node_type
 
 if TYPE_CHECKING:
     from schema.businesses.types import BusinessType
@@ -20,8 +21,8 @@ if TYPE_CHECKING:
 BusinessRef = Annotated["BusinessType", strawberry.lazy("schema.businesses.types")]
 PortfolioRef = Annotated["PortfolioType", strawberry.lazy("schema.portfolios.types")]
 
-Role = described_enum(
-    RoleEnum,
+described_enum(
+    Role,
     name="Role",
     description="What a user may do (R7); anonymous callers and services have no role.",
     values={
@@ -35,8 +36,9 @@ Role = described_enum(
 )
 
 
-@strawberry.type(
-    name="User",
+@node_type(
+    "User",
+    USER_CLASSES,
     description="A person with an account. The profile (display name, role) is public; "
     "e-mail and portfolios are for the user themself and admins.",
 )
@@ -47,30 +49,24 @@ class UserType(Node):
         permission_classes=[CanReadEmail],
     )
     display_name: str = strawberry.field(description="Name shown to other users.")
-    role: Role = strawberry.field(description="Role that decides what the user may do.")  # type: ignore[valid-type]
+    role: Role = strawberry.field(description="Role that decides what the user may do.")
     created_at: datetime = strawberry.field(description="When the account was created.")
-
-    # A resolver replaces the interface's plain attribute, which mypy's dataclass model rejects.
-    @strawberry.field(description="Globally unique, opaque identifier.")  # type: ignore[misc]
-    @staticmethod
-    def id(root: strawberry.Parent[AnyUser]) -> strawberry.ID:
-        return strawberry.ID(encode_id("User", root.id))
 
     @strawberry.field(
         description="The user's portfolios, oldest first. The user themself and admins only: "
         "for anyone else null with a FORBIDDEN error (nullable so a denial does not null the "
         "whole user).",
         permission_classes=[CanReadUserPortfolios],
+        graphql_type=list[PortfolioRef] | None,
     )
     @staticmethod
-    def portfolios(root: strawberry.Parent[AnyUser], info: Info) -> list[PortfolioRef] | None:
-        return later(info.context.loaders.portfolios_by_owner_id.load(root.id))  # type: ignore[return-value]
+    def portfolios(root: strawberry.Parent[AnyUser], info: Info) -> list[PortfolioRow]:
+        return later(info.context.loaders.portfolios_by_owner_id.load(root.id))
 
-    @strawberry.field(description="Businesses the user owns (public fields for everyone).")
+    @strawberry.field(
+        description="Businesses the user owns (public fields for everyone).",
+        graphql_type=list[BusinessRef],
+    )
     @staticmethod
-    def businesses(root: strawberry.Parent[AnyUser], info: Info) -> list[BusinessRef]:
-        return later(info.context.loaders.businesses_by_owner_id.load(root.id))  # type: ignore[arg-type]
-
-    @classmethod
-    def is_type_of(cls, obj: Any, info: Info) -> bool:
-        return isinstance(obj, USER_CLASSES)
+    def businesses(root: strawberry.Parent[AnyUser], info: Info) -> list[BusinessRow]:
+        return later(info.context.loaders.businesses_by_owner_id.load(root.id))

@@ -1,28 +1,8 @@
-"""Expected failures of announcement mutations, as `UserError`s (R11, R13)."""
+"""Expected failures of announcement mutations (R11, R13).
 
-from __future__ import annotations
-
-from graphql_api.core.db.enums import AnnouncementStatus
-from schema.errors import UserError, UserErrorCode, user_error
-
-
-def announcement_not_found(field: str = "id") -> UserError:
-    return user_error(UserErrorCode.NOT_FOUND, "No announcement with this ID.", field)
-
-
-def invalid_transition(current: AnnouncementStatus, action: str) -> UserError:
-    """`action` (publish, close, update) is not allowed from the call's effective status."""
-    return user_error(
-        UserErrorCode.INVALID_TRANSITION,
-        f"Cannot {action} an announcement that is {current.value}.",
-        None,
-    )
-
-
-def closing_time_passed() -> UserError:
-    """Publishing a draft whose closesAt is already past: it would read as CLOSED at once."""
-    return user_error(
-        UserErrorCode.INVALID_VALUE,
-        "Its closesAt has passed; move it with updateAnnouncement before publishing.",
-        None,
-    )
+They are the announcement service's refusals (`graphql_api.services.announcements`:
+NOT_FOUND, INVALID_TRANSITION, INVALID_VALUE for a closing time already past, and the input
+checks), raised there as `Rejected` and shown by `Payload.failed` as `UserError`s in the
+order the service found them. A malformed or foreign global ID is read by the resolver
+(`graphql_api.services.inputs.decode_global_id`) and reported in its field's place.
+"""

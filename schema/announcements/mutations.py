@@ -1,51 +1,42 @@
 """Announcement mutations: create, update and the DRAFT -> PUBLISHED -> CLOSED lifecycle (R1).
 
-Editors, admins and services with announcements:write only (FORBIDDEN otherwise). Every
-expected failure is a `UserError` in the payload and nothing is written; transitions lock
-the row (FOR UPDATE) so concurrent calls apply one after the other, never both.
+Editors, admins and services with announcements:write only (FORBIDDEN otherwise). The
+workflows and their rules are `graphql_api.services.announcements`; these resolvers read
+the GraphQL input into its plain values, call the service, and return its row or its
+refusal as `UserError`s (then nothing was written).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, TypeVar
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphql_api.core import audit
-from graphql_api.core.db import models
-from graphql_api.core.db.enums import AnnouncementStatus
-from graphql_api.core.db.enums import BusinessSize as BusinessSizeEnum
-from graphql_api.core.db.queries.announcements import effective_status
-from graphql_api.core.db.queries.businesses import businesses_by_ids
-from graphql_api.core.db.writes.announcements import (
-    insert_announcement,
-    lock_announcement,
-    update_announcement,
+from graphql_api.core.db.enums import BusinessSize
+from graphql_api.core.db.models import Announcement
+from graphql_api.core.errors import Rejected
+from graphql_api.services import announcements
+from graphql_api.services.announcements import (
+    MAX_BODY,
+    MAX_CATEGORY,
+    MAX_LIST_ITEM,
+    MAX_LIST_ITEMS,
+    MAX_ORGANIZATION,
+    MAX_TITLE,
+    AnnouncementChanges,
+    NewAnnouncement,
 )
-from graphql_api.core.events import ANNOUNCEMENT_PUBLISHED, emit
-from graphql_api.core.validation import Checks
-from schema.announcements.errors import (
-    announcement_not_found,
-    closing_time_passed,
-    invalid_transition,
-)
+from graphql_api.services.inputs import NOT_GIVEN, Invalid, Maybe, decode_global_id
+from loaders.written import refresh
 from schema.announcements.permissions import CanWriteAnnouncements
 from schema.announcements.types import AnnouncementType
-from schema.enums import BusinessSize
-from schema.errors import UserError, UserErrorCode, user_error
+from schema.errors import UserError
+from schema.payloads import Payload
 from schema.types import Info
 
-MAX_TITLE = 200
-MAX_BODY = 20_000
-MAX_ORGANIZATION = 200
-MAX_CATEGORY = 64
-MAX_LIST_ITEMS = 50
-MAX_LIST_ITEM = 64
-# budget is NUMERIC(18, 2).
-MAX_MONEY = Decimal("9999999999999999.99")
+T = TypeVar("T")
 
 _LIST_HINT = f"At most {MAX_LIST_ITEMS} items of 1 to {MAX_LIST_ITEM} characters"
 
@@ -64,7 +55,7 @@ class CreateAnnouncementInput:
     target_industries: list[str] | None = strawberry.field(
         default=None, description=f"Industries the call is open to; empty means any. {_LIST_HINT}."
     )
-    target_sizes: list[BusinessSize] | None = strawberry.field(  # type: ignore[valid-type]
+    target_sizes: list[BusinessSize] | None = strawberry.field(
         default=None, description="Company sizes the call is open to; empty means any."
     )
     regions: list[str] | None = strawberry.field(
@@ -114,7 +105,7 @@ class UpdateAnnouncementInput:
         default=strawberry.UNSET,
         description=f"Industries the call is open to; empty means any. {_LIST_HINT}.",
     )
-    target_sizes: list[BusinessSize] | None = strawberry.field(  # type: ignore[valid-type]
+    target_sizes: list[BusinessSize] | None = strawberry.field(
         default=strawberry.UNSET, description="Company sizes the call is open to; empty: any."
     )
     regions: list[str] | None = strawberry.field(
@@ -147,7 +138,7 @@ class UpdateAnnouncementInput:
     description="Result of an announcement mutation: the announcement as saved, or the "
     "errors that stopped it (then nothing was written)."
 )
-class AnnouncementPayload:
+class AnnouncementPayload(Payload):
     announcement: AnnouncementType | None = strawberry.field(
         description="The announcement after the change; null when `errors` is not empty."
     )
@@ -156,122 +147,56 @@ class AnnouncementPayload:
     )
 
 
-def _ok(row: models.Announcement) -> AnnouncementPayload:
-    # Resolvers hand ORM rows to the Strawberry types (AnnouncementType.is_type_of).
-    return AnnouncementPayload(announcement=row, errors=[])  # type: ignore[arg-type]
+def _given(value: T) -> Maybe[T]:
+    return NOT_GIVEN if value is strawberry.UNSET else value
 
 
-def _failed(errors: list[UserError]) -> AnnouncementPayload:
-    return AnnouncementPayload(announcement=None, errors=errors)
+def _business_id(value: strawberry.ID | None) -> int | Invalid | None:
+    if value is None:
+        return None
+    return decode_global_id(value, "input.businessId", type_name="Business")
 
 
-def _given(value: Any) -> bool:
-    return value is not strawberry.UNSET
-
-
-def _validate(
-    check: Checks, data: CreateAnnouncementInput | UpdateAnnouncementInput
-) -> dict[str, Any]:
-    """Column values for every field given, each checked; errors are collected in `check`."""
-    values: dict[str, Any] = {}
-    for attr, path, limit in (
-        ("title", "input.title", MAX_TITLE),
-        ("body", "input.body", MAX_BODY),
-        ("organization", "input.organization", MAX_ORGANIZATION),
-        ("category", "input.category", MAX_CATEGORY),
-    ):
-        if _given(value := getattr(data, attr)):
-            values[attr] = check.text(value, path, max_length=limit)
-    for attr, path in (
-        ("target_industries", "input.targetIndustries"),
-        ("regions", "input.regions"),
-        ("keywords", "input.keywords"),
-    ):
-        if _given(value := getattr(data, attr)):
-            values[attr] = check.strings(
-                value, path, max_items=MAX_LIST_ITEMS, max_length=MAX_LIST_ITEM
-            )
-    if _given(data.target_sizes):
-        sizes = (BusinessSizeEnum(size).value for size in data.target_sizes or ())
-        values["target_sizes"] = list(dict.fromkeys(sizes))
-    if _given(data.budget):
-        values["budget"] = check.decimal(
-            data.budget, "input.budget", minimum=Decimal(0), maximum=MAX_MONEY, places=2
-        )
-    if _given(data.opens_at):
-        values["opens_at"] = check.instant(data.opens_at, "input.opensAt")
-    if _given(data.closes_at):
-        values["closes_at"] = check.instant(data.closes_at, "input.closesAt")
-    if _given(data.source_url):
-        values["source_url"] = check.url(data.source_url, "input.sourceUrl")
-    if _given(data.business_id):
-        values["business_id"] = check.global_id(
-            data.business_id, "input.businessId", type_name="Business"
-        )
-    return values
-
-
-def _check_window(
-    check: Checks,
-    values: dict[str, Any],
-    current: models.Announcement | None,
-    *,
-    now: datetime,
-    published: bool,
-) -> None:
-    """The application window after the change: closesAt after opensAt; still open if live."""
-    opens: datetime | None = current.opens_at if current else None
-    closes: datetime | None = current.closes_at if current else None
-    opens = values.get("opens_at", opens)
-    closes = values.get("closes_at", closes)
-    if opens is not None and closes is not None and closes <= opens:
-        path = "input.closesAt" if "closes_at" in values else "input.opensAt"
-        check.fail(UserErrorCode.OUT_OF_RANGE, "closesAt must be after opensAt.", path)
-    if published and values.get("closes_at") is not None and values["closes_at"] <= now:
-        check.fail(
-            UserErrorCode.OUT_OF_RANGE,
-            "Must be in the future for a published announcement (close it with closeAnnouncement).",
-            "input.closesAt",
-        )
-
-
-def _business_not_found() -> UserError:
-    return user_error(UserErrorCode.NOT_FOUND, "No business with this ID.", "input.businessId")
-
-
-async def _business_exists(session: AsyncSession, business_id: int | None) -> bool:
-    return business_id is None or bool(await businesses_by_ids(session, ids=[business_id]))
-
-
-async def _audit(
-    session: AsyncSession,
-    info: Info,
-    action: str,
-    row: models.Announcement,
-    details: dict[str, Any] | None = None,
-) -> None:
-    await audit.record_request(
-        session,
-        info.context.actor,
-        action=action,
-        target_type="Announcement",
-        target_id=row.id,
-        details=details,
+def _new(data: CreateAnnouncementInput) -> NewAnnouncement:
+    return NewAnnouncement(
+        title=data.title,
+        body=data.body,
+        organization=data.organization,
+        category=data.category,
+        target_industries=data.target_industries,
+        target_sizes=data.target_sizes,
+        regions=data.regions,
+        budget=data.budget,
+        opens_at=data.opens_at,
+        closes_at=data.closes_at,
+        source_url=data.source_url,
+        keywords=data.keywords,
+        business_id=_business_id(data.business_id),
     )
 
 
-def _refresh_loaders(info: Info, row: models.Announcement) -> None:
-    """Make this request's loaders show the row as written (R14 caches, issue 5)."""
-    loaders = info.context.loaders
-    loaders.announcement_by_id.clear(row.id).prime(row.id, row)
-    # Relations that list announcements (keys carry paging arguments): drop them all.
-    loaders.announcements_by_business_id.clear_all()
-    loaders.announcement_count_by_business_id.clear_all()
-    loaders.matching_announcements_by_business_id.clear_all()
+def _changes(data: UpdateAnnouncementInput) -> AnnouncementChanges:
+    business_id = _given(data.business_id)
+    return AnnouncementChanges(
+        title=_given(data.title),
+        body=_given(data.body),
+        organization=_given(data.organization),
+        category=_given(data.category),
+        target_industries=_given(data.target_industries),
+        target_sizes=_given(data.target_sizes),
+        regions=_given(data.regions),
+        budget=_given(data.budget),
+        opens_at=_given(data.opens_at),
+        closes_at=_given(data.closes_at),
+        source_url=_given(data.source_url),
+        keywords=_given(data.keywords),
+        business_id=business_id if business_id is NOT_GIVEN else _business_id(business_id),
+    )
 
 
-def _changed(row: models.Announcement, values: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in values.items() if getattr(row, key) != value}
+def _saved(info: Info, row: Announcement) -> AnnouncementPayload:
+    refresh(info.context.loaders, row)
+    return AnnouncementPayload.ok(announcement=row)
 
 
 _ID = "Global ID of the announcement."
@@ -291,25 +216,14 @@ class AnnouncementMutations:
             CreateAnnouncementInput, strawberry.argument(description="The new announcement.")
         ],
     ) -> AnnouncementPayload:
-        check = Checks()
-        values = _validate(check, input)
-        _check_window(check, values, None, now=info.context.now, published=False)
-        if not check.ok:
-            return _failed(check.errors)
-        async with info.context.db.write() as session:
-            if not await _business_exists(session, values.get("business_id")):
-                return _failed([_business_not_found()])
-            row = await insert_announcement(
-                session,
-                values={
-                    **values,
-                    "status": AnnouncementStatus.DRAFT,
-                    "created_by_id": info.context.principal.user_id,
-                },
+        ctx = info.context
+        try:
+            row = await announcements.create_announcement(
+                db=ctx.db, actor=ctx.actor, announcement=_new(input)
             )
-            await _audit(session, info, "announcement.created", row)
-        _refresh_loaders(info, row)
-        return _ok(row)
+        except Rejected as refusal:
+            return AnnouncementPayload.failed(refusal)
+        return _saved(info, row)
 
     @strawberry.mutation(
         description="Change a DRAFT or PUBLISHED announcement (a CLOSED one is final: "
@@ -325,36 +239,17 @@ class AnnouncementMutations:
             strawberry.argument(description="The fields to change; others stay as they are."),
         ],
     ) -> AnnouncementPayload:
-        now = info.context.now
-        check = Checks()
-        pk = check.global_id(id, "id", type_name="Announcement")
-        values = _validate(check, input)
-        if not check.ok or pk is None:
-            return _failed(check.errors)
-        async with info.context.db.write() as session:
-            row = await lock_announcement(session, announcement_id=pk)
-            if row is None:
-                return _failed([announcement_not_found()])
-            status = effective_status(row, now)
-            if status is AnnouncementStatus.CLOSED:
-                return _failed([invalid_transition(status, "update")])
-            _check_window(
-                check, values, row, now=now, published=status is AnnouncementStatus.PUBLISHED
+        ctx = info.context
+        try:
+            row = await announcements.update_announcement(
+                db=ctx.db,
+                actor=ctx.actor,
+                announcement_id=decode_global_id(id, "id", type_name="Announcement"),
+                changes=_changes(input),
             )
-            if "business_id" in values and not await _business_exists(
-                session, values["business_id"]
-            ):
-                check.errors.append(_business_not_found())
-            if not check.ok:
-                return _failed(check.errors)
-            changes = _changed(row, values)
-            if changes:
-                row = await update_announcement(session, announcement_id=pk, values=changes)
-                await _audit(
-                    session, info, "announcement.updated", row, {"fields": sorted(changes)}
-                )
-        _refresh_loaders(info, row)
-        return _ok(row)
+        except Rejected as refusal:
+            return AnnouncementPayload.failed(refusal)
+        return _saved(info, row)
 
     @strawberry.mutation(
         description="Publish a DRAFT: it becomes public and publishedAt is set. "
@@ -365,29 +260,16 @@ class AnnouncementMutations:
     async def publish_announcement(
         self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description=_ID)]
     ) -> AnnouncementPayload:
-        now = info.context.now
-        check = Checks()
-        pk = check.global_id(id, "id", type_name="Announcement")
-        if pk is None:
-            return _failed(check.errors)
-        async with info.context.db.write() as session:
-            row = await lock_announcement(session, announcement_id=pk)
-            if row is None:
-                return _failed([announcement_not_found()])
-            status = effective_status(row, now)
-            if status is not AnnouncementStatus.DRAFT:
-                return _failed([invalid_transition(status, "publish")])
-            if row.closes_at is not None and row.closes_at <= now:
-                return _failed([closing_time_passed()])
-            row = await update_announcement(
-                session,
-                announcement_id=pk,
-                values={"status": AnnouncementStatus.PUBLISHED, "published_at": now},
+        ctx = info.context
+        try:
+            row = await announcements.publish_announcement(
+                db=ctx.db,
+                actor=ctx.actor,
+                announcement_id=decode_global_id(id, "id", type_name="Announcement"),
             )
-            await _audit(session, info, "announcement.published", row)
-            emit(session, ANNOUNCEMENT_PUBLISHED, {"id": row.id})
-        _refresh_loaders(info, row)
-        return _ok(row)
+        except Rejected as refusal:
+            return AnnouncementPayload.failed(refusal)
+        return _saved(info, row)
 
     @strawberry.mutation(
         description="Close a PUBLISHED announcement: it stops accepting applications. "
@@ -397,20 +279,13 @@ class AnnouncementMutations:
     async def close_announcement(
         self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description=_ID)]
     ) -> AnnouncementPayload:
-        check = Checks()
-        pk = check.global_id(id, "id", type_name="Announcement")
-        if pk is None:
-            return _failed(check.errors)
-        async with info.context.db.write() as session:
-            row = await lock_announcement(session, announcement_id=pk)
-            if row is None:
-                return _failed([announcement_not_found()])
-            status = effective_status(row, info.context.now)
-            if status is not AnnouncementStatus.PUBLISHED:
-                return _failed([invalid_transition(status, "close")])
-            row = await update_announcement(
-                session, announcement_id=pk, values={"status": AnnouncementStatus.CLOSED}
+        ctx = info.context
+        try:
+            row = await announcements.close_announcement(
+                db=ctx.db,
+                actor=ctx.actor,
+                announcement_id=decode_global_id(id, "id", type_name="Announcement"),
             )
-            await _audit(session, info, "announcement.closed", row)
-        _refresh_loaders(info, row)
-        return _ok(row)
+        except Rejected as refusal:
+            return AnnouncementPayload.failed(refusal)
+        return _saved(info, row)

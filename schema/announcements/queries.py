@@ -9,21 +9,16 @@ import strawberry
 from graphql_api.core.db.enums import AnnouncementStatus
 from graphql_api.core.db.queries.announcements import (
     AnnouncementFilters,
+    AnnouncementRow,
     AnnouncementSort,
     AnyAnnouncement,
     count_announcements,
     list_announcements,
 )
 from graphql_api.core.errors import BadUserInput
-from graphql_api.core.pagination import page_size
-from schema.announcements.types import (
-    AnnouncementConnection,
-    AnnouncementFilter,
-    AnnouncementOrder,
-    AnnouncementType,
-)
+from schema.announcements.types import AnnouncementConnection, AnnouncementFilter
 from schema.node import register
-from schema.types import AfterArg, Connection, FirstArg, Info
+from schema.types import AfterArg, Connection, FirstArg, Info, paginate
 
 
 def _visible(info: Info, row: AnyAnnouncement) -> bool:
@@ -59,7 +54,8 @@ def _filters(value: AnnouncementFilter | None) -> AnnouncementFilters:
 class AnnouncementQueries:
     @strawberry.field(
         description="Announcements, newest published first by default. Drafts appear only "
-        "for editors, admins and services with announcements:write."
+        "for editors, admins and services with announcements:write.",
+        graphql_type=AnnouncementConnection,
     )
     async def announcements(
         self,
@@ -71,25 +67,26 @@ class AnnouncementQueries:
             strawberry.argument(description="Criteria every returned row meets."),
         ] = None,
         order_by: Annotated[
-            AnnouncementOrder | None,  # type: ignore[valid-type]
+            AnnouncementSort | None,
             strawberry.argument(description="Ordering; default PUBLISHED_AT_DESC."),
         ] = None,
-    ) -> AnnouncementConnection:
+    ) -> Connection[AnnouncementRow]:
         ctx = info.context
-        size = page_size(first)
         filters = _filters(filter)
         include_drafts = ctx.principal.can_see_drafts_of_announcements
         sort = order_by or AnnouncementSort.PUBLISHED_AT_DESC
-        page = await list_announcements(
-            ctx.db,
-            filters=filters,
-            sort=sort,
-            first=size,
-            after=after,
-            include_drafts=include_drafts,
+        return await paginate(
+            first,
+            lambda size: list_announcements(
+                ctx.db,
+                filters=filters,
+                sort=sort,
+                first=size,
+                after=after,
+                include_drafts=include_drafts,
+                now=ctx.now,
+            ),
+            lambda: count_announcements(
+                ctx.db, filters=filters, include_drafts=include_drafts, now=ctx.now
+            ),
         )
-
-        async def count() -> int:
-            return await count_announcements(ctx.db, filters=filters, include_drafts=include_drafts)
-
-        return Connection[AnnouncementType].from_page(page, count)

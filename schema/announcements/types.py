@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -12,13 +12,13 @@ from graphql_api.core.db.queries.announcements import (
     ANNOUNCEMENT_CLASSES,
     AnnouncementSort,
     AnyAnnouncement,
-    effective_status,
 )
-from graphql_api.core.ids import encode_id
+from graphql_api.core.db.queries.businesses import AnyBusiness
+from graphql_api.core.rules import effective_status
 from schema.enums import AnnouncementStatus, BusinessSize
-from schema.types import Connection, Info, Node, described_enum, later
+from schema.types import Connection, Info, Node, described_enum, later, node_type
 
-AnnouncementOrder = described_enum(
+described_enum(
     AnnouncementSort,
     name="AnnouncementOrder",
     description="Orderings of announcement lists; ties are broken by id. "
@@ -39,7 +39,7 @@ BusinessRef = Annotated["BusinessType", strawberry.lazy("schema.businesses.types
 
 @strawberry.input(description="Narrows an announcement list; every given criterion must hold.")
 class AnnouncementFilter:
-    status: list[AnnouncementStatus] | None = strawberry.field(  # type: ignore[valid-type]
+    status: list[AnnouncementStatus] | None = strawberry.field(
         default=None,
         description="Any of these statuses (drafts only for editors). A published call past "
         "its closing time counts as CLOSED.",
@@ -55,7 +55,7 @@ class AnnouncementFilter:
         default=None,
         description="Open to at least one of these industries (calls open to all match).",
     )
-    size: list[BusinessSize] | None = strawberry.field(  # type: ignore[valid-type]
+    size: list[BusinessSize] | None = strawberry.field(
         default=None,
         description="Open to at least one of these company sizes (calls open to all match).",
     )
@@ -73,8 +73,9 @@ class AnnouncementFilter:
     )
 
 
-@strawberry.type(
-    name="Announcement",
+@node_type(
+    "Announcement",
+    ANNOUNCEMENT_CLASSES,
     description="A public support-programme call for applications.",
 )
 class AnnouncementType(Node):
@@ -98,36 +99,26 @@ class AnnouncementType(Node):
     created_at: datetime = strawberry.field(description="When it was created.")
     updated_at: datetime = strawberry.field(description="When it was last changed.")
 
-    # A resolver replaces the interface's plain attribute, which mypy's dataclass model rejects.
-    @strawberry.field(description="Globally unique, opaque identifier.")  # type: ignore[misc]
-    @staticmethod
-    def id(
-        root: strawberry.Parent[AnyAnnouncement],
-    ) -> strawberry.ID:
-        return strawberry.ID(encode_id("Announcement", root.id))
-
     @strawberry.field(
         description="Lifecycle status; a published call past its closing time reads as CLOSED."
     )
     @staticmethod
-    def status(root: strawberry.Parent[AnyAnnouncement], info: Info) -> AnnouncementStatus:  # type: ignore[valid-type]
+    def status(root: strawberry.Parent[AnyAnnouncement], info: Info) -> AnnouncementStatus:
         return effective_status(root, info.context.now)
 
-    @strawberry.field(description="The business that posted the call, if any.")
+    @strawberry.field(
+        description="The business that posted the call, if any.", graphql_type=BusinessRef | None
+    )
     @staticmethod
-    def business(root: strawberry.Parent[AnyAnnouncement], info: Info) -> BusinessRef | None:
+    def business(root: strawberry.Parent[AnyAnnouncement], info: Info) -> AnyBusiness | None:
         if root.business_id is None:
             return None
-        return later(info.context.loaders.business_by_id.load(root.business_id))  # type: ignore[return-value]
+        return later(info.context.loaders.business_by_id.load(root.business_id))
 
     @strawberry.field(description="Number of applications submitted to this call.")
     @staticmethod
     def application_count(root: strawberry.Parent[AnyAnnouncement], info: Info) -> int:
         return later(info.context.loaders.application_count_by_announcement_id.load(root.id))
-
-    @classmethod
-    def is_type_of(cls, obj: Any, info: Info) -> bool:
-        return isinstance(obj, ANNOUNCEMENT_CLASSES)
 
 
 AnnouncementConnection = Connection[AnnouncementType]

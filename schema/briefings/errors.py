@@ -1,9 +1,7 @@
-"""Expected failures of briefing mutations, as `UserError`s (R11, R13)."""
+"""Expected failures of briefing mutations (R11, R13).
 
-from __future__ import annotations
-
-from schema.errors import UserError, UserErrorCode, user_error
-
-
-def duplicate_keyword(field: str) -> UserError:
-    return user_error(UserErrorCode.DUPLICATE, "This keyword is listed twice.", field)
+They are decided by `graphql_api.services.briefings`, which raises `Rejected` with
+`DomainError`s; the payload shows them as `UserError`s (`Payload.failed`). The codes:
+REQUIRED, TOO_LONG, INVALID_FORMAT, OUT_OF_RANGE, INVALID_VALUE and DUPLICATE (a keyword
+listed twice).
+"""

@@ -1,33 +1,26 @@
-"""`upsertBriefing`: the data pipeline writes the briefing of a day, idempotently (R3, R11)."""
+"""`upsertBriefing`: the data pipeline writes the briefing of a day, idempotently (R3, R11).
+
+The workflow, with its rules and errors, lives in `graphql_api.services.briefings`; the
+resolver checks access, passes the input on as plain values and maps the outcome.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import math
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
 import strawberry
 from strawberry.scalars import JSON
 
-from graphql_api.core.db import models
-from graphql_api.core.db.enums import BriefingStatus as BriefingStatusEnum
-from graphql_api.core.db.writes.briefings import BriefingContent, upsert_briefing
-from graphql_api.core.validation import Checks
-from loaders import Loaders
-from schema.briefings.errors import duplicate_keyword
+from graphql_api.core.db.enums import BriefingStatus
+from graphql_api.core.errors import Rejected
+from graphql_api.services import briefings
+from loaders.written import refresh
 from schema.briefings.permissions import require_briefing_writer
-from schema.briefings.types import BriefingStatus, BriefingType
-from schema.errors import UserError, UserErrorCode
+from schema.briefings.types import BriefingType
+from schema.errors import UserError
+from schema.payloads import Payload
 from schema.types import Info
-
-TITLE_MAX = 200
-SUMMARY_MAX = 5_000
-NARRATIVE_MAX = 50_000
-KEYWORDS_MAX = 50
-KEYWORD_MAX = 64
-SCORE_MAX = 1_000.0
-SNAPSHOT_MAX_BYTES = 64 * 1024
 
 
 @strawberry.input(description="A keyword of the day with its importance score.")
@@ -55,103 +48,27 @@ class BriefingInput:
         description="Market figures of the day as a JSON object of at most 64 KB "
         "(serialised); null for none.",
     )
-    status: BriefingStatus = strawberry.field(  # type: ignore[valid-type]
-        default=BriefingStatusEnum.DRAFT,
+    # The stored enum itself: `described_enum` made it the GraphQL BriefingStatus (types).
+    status: BriefingStatus = strawberry.field(
+        default=BriefingStatus.DRAFT,
         description="DRAFT (default) keeps it hidden; PUBLISHED makes it public, stamps "
         "publishedAt and notifies `briefingPublished` subscribers (once, on the change).",
     )
 
 
 @strawberry.type(description="Result of `upsertBriefing`.")
-class BriefingPayload:
+class BriefingPayload(Payload):
     briefing: BriefingType | None = strawberry.field(
         description="The day's briefing as stored now; null when `errors` is not empty."
     )
     changed: bool = strawberry.field(
+        default=False,
         description="True when this call created or changed the briefing; false when the "
-        "stored briefing already had exactly this content (nothing was written)."
+        "stored briefing already had exactly this content (nothing was written).",
     )
     errors: list[UserError] = strawberry.field(
         description="Why nothing was written; empty on success."
     )
-
-
-def _plain_text(check: Checks, value: str, path: str, *, max_length: int) -> str | None:
-    # Checks.text strips, bounds the length and refuses NUL characters.
-    return check.text(value, path, max_length=max_length)
-
-
-def _keywords(check: Checks, items: list[KeywordScoreInput]) -> dict[str, float]:
-    path = "input.topKeywords"
-    if len(items) > KEYWORDS_MAX:
-        check.fail(UserErrorCode.OUT_OF_RANGE, f"At most {KEYWORDS_MAX} keywords.", path)
-        return {}
-    scores: dict[str, float] = {}
-    for index, item in enumerate(items):
-        keyword = _plain_text(
-            check, item.keyword, f"{path}.{index}.keyword", max_length=KEYWORD_MAX
-        )
-        score_path = f"{path}.{index}.score"
-        if not math.isfinite(item.score):
-            check.fail(UserErrorCode.INVALID_VALUE, "Must be a finite number.", score_path)
-        elif not 0 <= item.score <= SCORE_MAX:
-            check.fail(UserErrorCode.OUT_OF_RANGE, "Must be between 0 and 1000.", score_path)
-        if keyword is None:
-            continue
-        if keyword in scores:
-            check.errors.append(duplicate_keyword(f"{path}.{index}.keyword"))
-            continue
-        scores[keyword] = float(item.score)
-    return scores
-
-
-def _snapshot(check: Checks, value: Any) -> dict[str, Any] | None:
-    path = "input.marketSnapshot"
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        check.fail(UserErrorCode.INVALID_VALUE, "Must be a JSON object.", path)
-        return None
-    try:
-        encoded = orjson.dumps(value)
-    except (orjson.JSONEncodeError, TypeError):
-        check.fail(UserErrorCode.INVALID_VALUE, "Not representable as JSON.", path)
-        return None
-    if len(encoded) > SNAPSHOT_MAX_BYTES:
-        check.fail(UserErrorCode.TOO_LONG, "At most 64 KB once serialised.", path)
-    elif b"\\u0000" in encoded:
-        # PostgreSQL's jsonb cannot store NUL characters.
-        check.fail(UserErrorCode.INVALID_VALUE, "Must not contain NUL characters.", path)
-    return value
-
-
-def _content(data: BriefingInput) -> tuple[BriefingContent | None, list[UserError]]:
-    check = Checks()
-    title = _plain_text(check, data.title, "input.title", max_length=TITLE_MAX)
-    summary = _plain_text(check, data.summary, "input.summary", max_length=SUMMARY_MAX)
-    narrative = _plain_text(check, data.narrative, "input.narrative", max_length=NARRATIVE_MAX)
-    keywords = _keywords(check, data.top_keywords)
-    snapshot = _snapshot(check, data.market_snapshot)
-    if not check.ok or title is None or summary is None or narrative is None:
-        return None, check.errors
-    content = BriefingContent(
-        date=data.date,
-        title=title,
-        summary=summary,
-        narrative=narrative,
-        top_keywords=keywords,
-        market_snapshot=snapshot,
-        status=BriefingStatusEnum(data.status),
-    )
-    return content, []
-
-
-def _refresh(loaders: Loaders, row: models.Briefing) -> None:
-    """Make the payload (and the rest of this request) see the briefing as just written."""
-    loaders.briefing_by_id.clear(row.id).prime(row.id, row)
-    loaders.briefing_by_date.clear(row.date).prime(row.date, row)
-    loaders.glossary_terms_by_briefing_id.clear(row.id)
-    loaders.related_cases_by_briefing_id.clear_all()
 
 
 @strawberry.type
@@ -171,16 +88,19 @@ class BriefingMutations:
     ) -> BriefingPayload:
         ctx = info.context
         require_briefing_writer(ctx.principal)
-        content, errors = _content(input)
-        if content is None:
-            return BriefingPayload(briefing=None, changed=False, errors=errors)
-        async with ctx.db.write() as session:
-            result = await upsert_briefing(
-                session, content=content, actor=ctx.principal, request_id=ctx.request_id
+        try:
+            upserted = await briefings.upsert_briefing(
+                db=ctx.db,
+                actor=ctx.actor,
+                date=input.date,
+                title=input.title,
+                summary=input.summary,
+                narrative=input.narrative,
+                top_keywords=[(item.keyword, item.score) for item in input.top_keywords],
+                market_snapshot=input.market_snapshot,
+                status=input.status,
             )
-        _refresh(ctx.loaders, result.briefing)
-        return BriefingPayload(
-            briefing=result.briefing,  # type: ignore[arg-type]
-            changed=result.changed,
-            errors=[],
-        )
+        except Rejected as refusal:
+            return BriefingPayload.failed(refusal)
+        refresh(ctx.loaders, upserted.briefing)
+        return BriefingPayload.ok(briefing=upserted.briefing, changed=upserted.changed)

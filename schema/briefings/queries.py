@@ -11,6 +11,9 @@ import strawberry
 from graphql_api.core.db.queries.briefings import (
     AnyBriefing,
     BriefingFilters,
+    BriefingRow,
+    GlossaryTermRow,
+    HistoricalCaseRow,
     count_briefings,
     count_glossary_terms,
     count_historical_cases,
@@ -19,19 +22,16 @@ from graphql_api.core.db.queries.briefings import (
     list_historical_cases,
 )
 from graphql_api.core.errors import BadUserInput
-from graphql_api.core.pagination import page_size
 from schema.briefings.permissions import can_see_briefing, can_see_draft_briefings
 from schema.briefings.types import (
     BriefingConnection,
     BriefingFilter,
     BriefingType,
     GlossaryTermConnection,
-    GlossaryTermType,
     HistoricalCaseConnection,
-    HistoricalCaseType,
 )
 from schema.node import register
-from schema.types import Connection, Info
+from schema.types import AfterArg, Connection, FirstArg, Info, paginate
 
 MAX_KEYWORDS = 50
 MAX_KEYWORD_LENGTH = 100
@@ -81,65 +81,59 @@ def _search(value: str | None) -> str | None:
     return value.strip() or None
 
 
-First = Annotated[
-    int | None, strawberry.argument(description="Page size: default 20, at most 100.")
-]
-After = Annotated[
-    str | None,
-    strawberry.argument(description="Cursor of the row after which the page starts."),
-]
-
-
 @strawberry.type
 class BriefingQueries:
     @strawberry.field(
         description="Daily briefings, newest first. Drafts appear only for admins and "
-        "services with briefings:write."
+        "services with briefings:write.",
+        graphql_type=BriefingConnection,
     )
     async def briefings(
         self,
         info: Info,
-        first: First = None,
-        after: After = None,
+        first: FirstArg = None,
+        after: AfterArg = None,
         filter: Annotated[
             BriefingFilter | None,
             strawberry.argument(description="Criteria every returned briefing meets."),
         ] = None,
-    ) -> BriefingConnection:
+    ) -> Connection[BriefingRow]:
         ctx = info.context
-        size = page_size(first)
         filters = _filters(filter)
         include_drafts = can_see_draft_briefings(ctx.principal)
-        page = await list_briefings(
-            ctx.db, filters=filters, first=size, after=after, include_drafts=include_drafts
+        return await paginate(
+            first,
+            lambda size: list_briefings(
+                ctx.db, filters=filters, first=size, after=after, include_drafts=include_drafts
+            ),
+            lambda: count_briefings(ctx.db, filters=filters, include_drafts=include_drafts),
         )
-
-        async def count() -> int:
-            return await count_briefings(ctx.db, filters=filters, include_drafts=include_drafts)
-
-        return Connection[BriefingType].from_page(page, count)
 
     @strawberry.field(
         description="The briefing of one day; null when there is none (or it is a draft "
-        "the caller may not see)."
+        "the caller may not see).",
+        graphql_type=BriefingType | None,
     )
     async def briefing(
         self,
         info: Info,
         date: Annotated[dt.date, strawberry.argument(description="The day.")],
-    ) -> BriefingType | None:
+    ) -> AnyBriefing | None:
         ctx = info.context
         row = await ctx.loaders.briefing_by_date.load(date)
         if row is None or not can_see_briefing(ctx.principal, row):
             return None
-        return row  # type: ignore[return-value]
+        return row
 
-    @strawberry.field(description="Historical market events, most recent first.")
+    @strawberry.field(
+        description="Historical market events, most recent first.",
+        graphql_type=HistoricalCaseConnection,
+    )
     async def historical_cases(
         self,
         info: Info,
-        first: First = None,
-        after: After = None,
+        first: FirstArg = None,
+        after: AfterArg = None,
         keywords_any: Annotated[
             list[str] | None,
             strawberry.argument(
@@ -147,23 +141,24 @@ class BriefingQueries:
                 "case-sensitive match). An empty list matches nothing. At most 50."
             ),
         ] = None,
-    ) -> HistoricalCaseConnection:
-        ctx = info.context
-        size = page_size(first)
+    ) -> Connection[HistoricalCaseRow]:
+        db = info.context.db
         keywords = _keywords(keywords_any, field="keywordsAny")
-        page = await list_historical_cases(ctx.db, keywords_any=keywords, first=size, after=after)
+        return await paginate(
+            first,
+            lambda size: list_historical_cases(db, keywords_any=keywords, first=size, after=after),
+            lambda: count_historical_cases(db, keywords_any=keywords),
+        )
 
-        async def count() -> int:
-            return await count_historical_cases(ctx.db, keywords_any=keywords)
-
-        return Connection[HistoricalCaseType].from_page(page, count)
-
-    @strawberry.field(description="Glossary of market terms, alphabetically (ignoring case).")
+    @strawberry.field(
+        description="Glossary of market terms, alphabetically (ignoring case).",
+        graphql_type=GlossaryTermConnection,
+    )
     async def glossary(
         self,
         info: Info,
-        first: First = None,
-        after: After = None,
+        first: FirstArg = None,
+        after: AfterArg = None,
         search: Annotated[
             str | None,
             strawberry.argument(
@@ -172,13 +167,11 @@ class BriefingQueries:
                 "characters."
             ),
         ] = None,
-    ) -> GlossaryTermConnection:
-        ctx = info.context
-        size = page_size(first)
+    ) -> Connection[GlossaryTermRow]:
+        db = info.context.db
         text = _search(search)
-        page = await list_glossary_terms(ctx.db, search=text, first=size, after=after)
-
-        async def count() -> int:
-            return await count_glossary_terms(ctx.db, search=text)
-
-        return Connection[GlossaryTermType].from_page(page, count)
+        return await paginate(
+            first,
+            lambda size: list_glossary_terms(db, search=text, first=size, after=after),
+            lambda: count_glossary_terms(db, search=text),
+        )

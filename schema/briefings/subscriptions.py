@@ -15,7 +15,7 @@ from schema.subscriptions import LiveOperation
 from schema.types import Info
 
 
-async def _published(live: LiveOperation) -> AsyncGenerator[BriefingType, None]:
+async def _published(live: LiveOperation) -> AsyncGenerator[models.Briefing, None]:
     db = live.context.db
     async with live:
         while True:
@@ -37,15 +37,16 @@ async def _published(live: LiveOperation) -> AsyncGenerator[BriefingType, None]:
             if row is None or not can_see_briefing(principal, row):
                 continue
             live.context.loaders.briefing_by_id.prime(row.id, row)
-            yield row  # type: ignore[misc]
+            yield row
 
 
 @strawberry.type
 class BriefingSubscriptions:
     @strawberry.subscription(
         description="Daily briefings as they are published (a draft becoming PUBLISHED, or "
-        "a briefing written as PUBLISHED), each once."
+        "a briefing written as PUBLISHED), each once.",
+        graphql_type=BriefingType,
     )
-    async def briefing_published(self, info: Info) -> AsyncGenerator[BriefingType, None]:
+    async def briefing_published(self, info: Info) -> AsyncGenerator[models.Briefing, None]:
         live = await LiveOperation.open(info, (BRIEFING_PUBLISHED,))
         return _published(live)

@@ -3,29 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 
-from graphql_api.core.db.enums import BriefingStatus as BriefingStatusEnum
+from graphql_api.core.db.enums import BriefingStatus
 from graphql_api.core.db.queries.briefings import (
     BRIEFING_CLASSES,
     GLOSSARY_TERM_CLASSES,
     HISTORICAL_CASE_CLASSES,
     AnyBriefing,
-    AnyGlossaryTerm,
-    AnyHistoricalCase,
+    GlossaryTermRow,
+    HistoricalCaseRow,
 )
 from graphql_api.core.errors import BadUserInput
-from graphql_api.core.ids import encode_id
-from schema.types import Connection, Info, Node, described_enum
+from schema.types import Connection, Info, Node, described_enum, node_type
 
 RELATED_CASES_DEFAULT = 5
 RELATED_CASES_MAX = 100
 
-BriefingStatus = described_enum(
-    BriefingStatusEnum,
+described_enum(
+    BriefingStatus,
     name="BriefingStatus",
     description="Whether a briefing is public yet.",
     values={
@@ -62,8 +61,9 @@ class KeywordScore:
     score: float = strawberry.field(description="Importance score; higher is more important.")
 
 
-@strawberry.type(
-    name="HistoricalCase",
+@node_type(
+    "HistoricalCase",
+    HISTORICAL_CASE_CLASSES,
     description="A past market event, related to briefings by shared keywords.",
 )
 class HistoricalCaseType(Node):
@@ -73,35 +73,20 @@ class HistoricalCaseType(Node):
     keywords: list[str] = strawberry.field(description="Keywords describing the event.")
     source_url: str | None = strawberry.field(description="Link to a source about the event.")
 
-    # A resolver replaces the interface's plain attribute, which mypy's dataclass model rejects.
-    @strawberry.field(description="Globally unique, opaque identifier.")  # type: ignore[misc]
-    @staticmethod
-    def id(root: strawberry.Parent[AnyHistoricalCase]) -> strawberry.ID:
-        return strawberry.ID(encode_id("HistoricalCase", root.id))
 
-    @classmethod
-    def is_type_of(cls, obj: Any, info: Info) -> bool:
-        return isinstance(obj, HISTORICAL_CASE_CLASSES)
-
-
-@strawberry.type(name="GlossaryTerm", description="A market term and its plain definition.")
+@node_type(
+    "GlossaryTerm",
+    GLOSSARY_TERM_CLASSES,
+    description="A market term and its plain definition.",
+)
 class GlossaryTermType(Node):
     term: str = strawberry.field(description="The term, as usually written.")
     definition: str = strawberry.field(description="What the term means.")
 
-    # A resolver replaces the interface's plain attribute, which mypy's dataclass model rejects.
-    @strawberry.field(description="Globally unique, opaque identifier.")  # type: ignore[misc]
-    @staticmethod
-    def id(root: strawberry.Parent[AnyGlossaryTerm]) -> strawberry.ID:
-        return strawberry.ID(encode_id("GlossaryTerm", root.id))
 
-    @classmethod
-    def is_type_of(cls, obj: Any, info: Info) -> bool:
-        return isinstance(obj, GLOSSARY_TERM_CLASSES)
-
-
-@strawberry.type(
-    name="Briefing",
+@node_type(
+    "Briefing",
+    BRIEFING_CLASSES,
     description="The daily market briefing (one per day), written by the data pipeline.",
 )
 class BriefingType(Node):
@@ -113,18 +98,12 @@ class BriefingType(Node):
         description="Market figures of the day (indices, rates, currencies) as the pipeline "
         "wrote them."
     )
-    status: BriefingStatus = strawberry.field(  # type: ignore[valid-type]
+    status: BriefingStatus = strawberry.field(
         description="DRAFT or PUBLISHED; drafts are visible to admins and services only."
     )
     published_at: dt.datetime | None = strawberry.field(
         description="When it was published; null for drafts."
     )
-
-    # A resolver replaces the interface's plain attribute, which mypy's dataclass model rejects.
-    @strawberry.field(description="Globally unique, opaque identifier.")  # type: ignore[misc]
-    @staticmethod
-    def id(root: strawberry.Parent[AnyBriefing]) -> strawberry.ID:
-        return strawberry.ID(encode_id("Briefing", root.id))
 
     @strawberry.field(
         description="The day's keywords with their scores, highest score first "
@@ -141,7 +120,8 @@ class BriefingType(Node):
 
     @strawberry.field(
         description="Historical cases sharing keywords with this briefing's top keywords: "
-        "most shared keywords first, then the most recent."
+        "most shared keywords first, then the most recent.",
+        graphql_type=list[HistoricalCaseType],
     )
     @staticmethod
     async def related_cases(
@@ -154,24 +134,23 @@ class BriefingType(Node):
                 f"at most {RELATED_CASES_MAX}."
             ),
         ] = None,
-    ) -> list[HistoricalCaseType]:
+    ) -> list[HistoricalCaseRow]:
         limit = RELATED_CASES_DEFAULT if first is None else first
         if not 0 <= limit <= RELATED_CASES_MAX:
             raise BadUserInput(f"`first` must be between 0 and {RELATED_CASES_MAX}.", field="first")
         if limit == 0:
             return []
-        return await info.context.loaders.related_cases_by_briefing_id.load((root.id, limit))  # type: ignore[return-value]
+        return await info.context.loaders.related_cases_by_briefing_id.load((root.id, limit))
 
-    @strawberry.field(description="Glossary terms the briefing mentions, alphabetically.")
+    @strawberry.field(
+        description="Glossary terms the briefing mentions, alphabetically.",
+        graphql_type=list[GlossaryTermType],
+    )
     @staticmethod
     async def glossary_terms(
         root: strawberry.Parent[AnyBriefing], info: Info
-    ) -> list[GlossaryTermType]:
-        return await info.context.loaders.glossary_terms_by_briefing_id.load(root.id)  # type: ignore[return-value]
-
-    @classmethod
-    def is_type_of(cls, obj: Any, info: Info) -> bool:
-        return isinstance(obj, BRIEFING_CLASSES)
+    ) -> list[GlossaryTermRow]:
+        return await info.context.loaders.glossary_terms_by_briefing_id.load(root.id)
 
 
 BriefingConnection = Connection[BriefingType]

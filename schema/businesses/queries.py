@@ -11,21 +11,16 @@ from graphql_api.core.db.queries.applications import AnyApplication
 from graphql_api.core.db.queries.businesses import (
     AnyBusiness,
     BusinessFilters,
+    BusinessRow,
     BusinessSort,
     count_businesses,
     list_businesses,
 )
 from graphql_api.core.errors import BadUserInput
-from graphql_api.core.pagination import page_size
 from schema.businesses.permissions import can_read_private_business_data
-from schema.businesses.types import (
-    BusinessConnection,
-    BusinessFilter,
-    BusinessOrder,
-    BusinessType,
-)
+from schema.businesses.types import BusinessConnection, BusinessFilter
 from schema.node import register
-from schema.types import AfterArg, Connection, FirstArg, Info
+from schema.types import AfterArg, Connection, FirstArg, Info, paginate
 
 register("Business", lambda info, pk: info.context.loaders.business_by_id.load(pk))
 
@@ -78,7 +73,8 @@ def _filters(value: BusinessFilter | None) -> BusinessFilters:
 class BusinessQueries:
     @strawberry.field(
         description="Businesses, by name by default. Public fields for everyone; sensitive "
-        "fields and applications only for the owner, editors and admins."
+        "fields and applications only for the owner, editors and admins.",
+        graphql_type=BusinessConnection,
     )
     async def businesses(
         self,
@@ -90,17 +86,15 @@ class BusinessQueries:
             strawberry.argument(description="Criteria every returned row meets."),
         ] = None,
         order_by: Annotated[
-            BusinessOrder | None,  # type: ignore[valid-type]
+            BusinessSort | None,
             strawberry.argument(description="Ordering; default NAME_ASC."),
         ] = None,
-    ) -> BusinessConnection:
-        ctx = info.context
-        size = page_size(first)
+    ) -> Connection[BusinessRow]:
+        db = info.context.db
         filters = _filters(filter)
         sort = order_by or BusinessSort.NAME_ASC
-        page = await list_businesses(ctx.db, filters=filters, sort=sort, first=size, after=after)
-
-        async def count() -> int:
-            return await count_businesses(ctx.db, filters=filters)
-
-        return Connection[BusinessType].from_page(page, count)
+        return await paginate(
+            first,
+            lambda size: list_businesses(db, filters=filters, sort=sort, first=size, after=after),
+            lambda: count_businesses(db, filters=filters),
+        )

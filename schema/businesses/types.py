@@ -4,18 +4,38 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from graphql_api.core.db.queries.applications import APPLICATION_CLASSES, AnyApplication
-from graphql_api.core.db.queries.businesses import BUSINESS_CLASSES, AnyBusiness, BusinessSort
-from graphql_api.core.ids import encode_id
+from graphql_api.core.db.queries.accounts import AnyUser
+from graphql_api.core.db.queries.announcements import AnnouncementRow, AnyAnnouncement
+from graphql_api.core.db.queries.applications import (
+    APPLICATION_CLASSES,
+    AnyApplication,
+    ApplicationRow,
+)
+from graphql_api.core.db.queries.businesses import (
+    BUSINESS_CLASSES,
+    AnyBusiness,
+    BusinessSort,
+    MatchedAnnouncementRow,
+)
 from graphql_api.core.pagination import page_size
 from loaders.pages import PageKey, ParentOnlyKey, TopKey
 from schema.businesses.permissions import CanReadSensitiveBusinessFields
 from schema.enums import ApplicationStatus, BusinessSize
-from schema.types import Connection, Info, Node, described_enum, later, then
+from schema.types import (
+    AfterArg,
+    Connection,
+    FirstArg,
+    Info,
+    Node,
+    described_enum,
+    later,
+    node_type,
+    then,
+)
 
 if TYPE_CHECKING:
     from schema.accounts.types import UserType
@@ -28,7 +48,7 @@ AnnouncementRef = Annotated["AnnouncementType", strawberry.lazy("schema.announce
 MATCHES_DEFAULT = 10
 
 
-BusinessOrder = described_enum(
+described_enum(
     BusinessSort,
     name="BusinessOrder",
     description="Orderings of business lists; ties are broken by id. "
@@ -40,16 +60,13 @@ BusinessOrder = described_enum(
     },
 )
 
-_FIRST = "Page size: default 20, at most 100."
-_AFTER = "Cursor of the row after which the page starts."
-
 
 @strawberry.input(description="Narrows a business list; every given criterion must hold.")
 class BusinessFilter:
     industry: list[str] | None = strawberry.field(
         default=None, description="Any of these industries (exact match)."
     )
-    size: list[BusinessSize] | None = strawberry.field(  # type: ignore[valid-type]
+    size: list[BusinessSize] | None = strawberry.field(
         default=None, description="Any of these size classes."
     )
     region: list[str] | None = strawberry.field(
@@ -66,11 +83,13 @@ class BusinessFilter:
     )
 
 
-@strawberry.type(name="Business", description="A company that applies to support programmes.")
+@node_type(
+    "Business", BUSINESS_CLASSES, description="A company that applies to support programmes."
+)
 class BusinessType(Node):
     name: str = strawberry.field(description="Registered company name.")
     industry: str = strawberry.field(description="Industry code or label.")
-    size: BusinessSize = strawberry.field(description="Company size class.")  # type: ignore[valid-type]
+    size: BusinessSize = strawberry.field(description="Company size class.")
     region: str = strawberry.field(description="Region where the company is based.")
     founded_on: date | None = strawberry.field(description="Date the company was founded.")
     employee_count: int | None = strawberry.field(description="Number of employees.")
@@ -84,32 +103,27 @@ class BusinessType(Node):
     )
     created_at: datetime = strawberry.field(description="When the business was registered here.")
 
-    # A resolver replaces the interface's plain attribute, which mypy's dataclass model rejects.
-    @strawberry.field(description="Globally unique, opaque identifier.")  # type: ignore[misc]
+    @strawberry.field(
+        description="The user who manages this business, if any.", graphql_type=UserRef | None
+    )
     @staticmethod
-    def id(
-        root: strawberry.Parent[AnyBusiness],
-    ) -> strawberry.ID:
-        return strawberry.ID(encode_id("Business", root.id))
-
-    @strawberry.field(description="The user who manages this business, if any.")
-    @staticmethod
-    def owner(root: strawberry.Parent[AnyBusiness], info: Info) -> UserRef | None:
+    def owner(root: strawberry.Parent[AnyBusiness], info: Info) -> AnyUser | None:
         if root.owner_id is None:
             return None
-        return later(info.context.loaders.user_by_id.load(root.owner_id))  # type: ignore[return-value]
+        return later(info.context.loaders.user_by_id.load(root.owner_id))
 
     @strawberry.field(
         description="Announcements this business posted, newest published first. Drafts "
-        "appear only for editors, admins and services with announcements:write."
+        "appear only for editors, admins and services with announcements:write.",
+        graphql_type=Connection[AnnouncementRef],
     )
     @staticmethod
     def announcements(
         root: strawberry.Parent[AnyBusiness],
         info: Info,
-        first: Annotated[int | None, strawberry.argument(description=_FIRST)] = None,
-        after: Annotated[str | None, strawberry.argument(description=_AFTER)] = None,
-    ) -> Connection[AnnouncementRef]:
+        first: FirstArg = None,
+        after: AfterArg = None,
+    ) -> Connection[AnnouncementRow]:
         loaders = info.context.loaders
         include_drafts = info.context.principal.can_see_drafts_of_announcements
         page = loaders.announcements_by_business_id.load(
@@ -125,7 +139,8 @@ class BusinessType(Node):
     @strawberry.field(
         description="Open published calls this business is eligible for (each of industry, "
         "size and region is unrestricted or includes the business's). Best first: calls "
-        "restricting more of the three criteria, then the soonest closing."
+        "restricting more of the three criteria, then the soonest closing.",
+        graphql_type=list[AnnouncementRef],
     )
     @staticmethod
     def matching_announcements(
@@ -135,23 +150,25 @@ class BusinessType(Node):
             int | None,
             strawberry.argument(description="How many: default 10, at most 100."),
         ] = None,
-    ) -> list[AnnouncementRef]:
+    ) -> list[MatchedAnnouncementRow]:
         limit = MATCHES_DEFAULT if first is None else page_size(first)
         key = TopKey(root.id, limit, info.context.now)
-        return later(info.context.loaders.matching_announcements_by_business_id.load(key))  # type: ignore[arg-type]
+        return later(info.context.loaders.matching_announcements_by_business_id.load(key))
 
     @strawberry.field(
         description="This business's applications, newest first. Owner, editors and admins "
         "only: null with a FORBIDDEN error for anyone else.",
         permission_classes=[CanReadSensitiveBusinessFields],
+        # A string: ApplicationType is defined below.
+        graphql_type="Connection[ApplicationType] | None",
     )
     @staticmethod
     async def applications(
         root: strawberry.Parent[AnyBusiness],
         info: Info,
-        first: Annotated[int | None, strawberry.argument(description=_FIRST)] = None,
-        after: Annotated[str | None, strawberry.argument(description=_AFTER)] = None,
-    ) -> Connection[ApplicationType] | None:
+        first: FirstArg = None,
+        after: AfterArg = None,
+    ) -> Connection[ApplicationRow] | None:
         loaders = info.context.loaders
         page = await loaders.applications_by_business_id.load(
             PageKey(root.id, page_size(first), after)
@@ -172,44 +189,30 @@ class BusinessType(Node):
         key = ParentOnlyKey(root.id)
         return later(info.context.loaders.success_rate_by_business_id.load(key))
 
-    @classmethod
-    def is_type_of(cls, obj: Any, info: Info) -> bool:
-        return isinstance(obj, BUSINESS_CLASSES)
 
-
-@strawberry.type(
-    name="Application",
+@node_type(
+    "Application",
+    APPLICATION_CLASSES,
     description="A business's application to one announcement; visible to the business's "
     "owner, editors and admins.",
 )
 class ApplicationType(Node):
-    status: ApplicationStatus = strawberry.field(description="Where the application stands.")  # type: ignore[valid-type]
+    status: ApplicationStatus = strawberry.field(description="Where the application stands.")
     submitted_at: datetime = strawberry.field(description="When it was submitted.")
     decided_at: datetime | None = strawberry.field(
         description="When it was approved or rejected; null while undecided."
     )
 
-    # A resolver replaces the interface's plain attribute, which mypy's dataclass model rejects.
-    @strawberry.field(description="Globally unique, opaque identifier.")  # type: ignore[misc]
+    # None (a row deleted meanwhile) fails these non-null fields, as it always has.
+    @strawberry.field(description="The business that applied.", graphql_type=BusinessType)
     @staticmethod
-    def id(
-        root: strawberry.Parent[AnyApplication],
-    ) -> strawberry.ID:
-        return strawberry.ID(encode_id("Application", root.id))
+    def business(root: strawberry.Parent[AnyApplication], info: Info) -> AnyBusiness | None:
+        return later(info.context.loaders.business_by_id.load(root.business_id))
 
-    @strawberry.field(description="The business that applied.")
+    @strawberry.field(description="The announcement applied to.", graphql_type=AnnouncementRef)
     @staticmethod
-    def business(root: strawberry.Parent[AnyApplication], info: Info) -> BusinessType:
-        return later(info.context.loaders.business_by_id.load(root.business_id))  # type: ignore[return-value]
-
-    @strawberry.field(description="The announcement applied to.")
-    @staticmethod
-    def announcement(root: strawberry.Parent[AnyApplication], info: Info) -> AnnouncementRef:
-        return later(info.context.loaders.announcement_by_id.load(root.announcement_id))  # type: ignore[return-value]
-
-    @classmethod
-    def is_type_of(cls, obj: Any, info: Info) -> bool:
-        return isinstance(obj, APPLICATION_CLASSES)
+    def announcement(root: strawberry.Parent[AnyApplication], info: Info) -> AnyAnnouncement | None:
+        return later(info.context.loaders.announcement_by_id.load(root.announcement_id))
 
 
 BusinessConnection = Connection[BusinessType]

@@ -7,6 +7,7 @@ from typing import Annotated
 import strawberry
 
 from graphql_api.core.db.queries import dashboard as queries
+from graphql_api.core.db.queries.announcements import AnnouncementRow
 from graphql_api.core.errors import BadUserInput
 from schema.announcements.types import AnnouncementType
 from schema.briefings.types import KeywordScore
@@ -25,7 +26,7 @@ MAX_KEYWORDS = 100
 
 @strawberry.type(description="Number of announcements in one (effective) status.")
 class StatusCount:
-    status: AnnouncementStatus = strawberry.field(  # type: ignore[valid-type]
+    status: AnnouncementStatus = strawberry.field(
         description="The status; a published call past its closing time counts as CLOSED."
     )
     count: int = strawberry.field(description="Number of announcements in this status.")
@@ -39,7 +40,7 @@ class CategoryCount:
 
 @strawberry.type(description="Number of businesses of one size class.")
 class SizeCount:
-    size: BusinessSize = strawberry.field(description="Company size class.")  # type: ignore[valid-type]
+    size: BusinessSize = strawberry.field(description="Company size class.")
     count: int = strawberry.field(description="Number of businesses of this size (0 when none).")
 
 
@@ -81,7 +82,8 @@ class DashboardType:
     @strawberry.field(
         description="Calls open now that close within the next `days` days, soonest first "
         f"(ties by id); at most {queries.CLOSING_SOON_LIMIT}, see openCallsClosingSoonCount "
-        "for the full number."
+        "for the full number.",
+        graphql_type=list[AnnouncementType],
     )
     async def open_calls_closing_soon(
         self,
@@ -92,13 +94,12 @@ class DashboardType:
                 description=f"Window length in days, {MIN_DAYS} to {MAX_CLOSING_DAYS}."
             ),
         ] = DEFAULT_CLOSING_DAYS,
-    ) -> list[AnnouncementType]:
+    ) -> list[AnnouncementRow]:
         ctx = info.context
         window = _in_range(
             days, default=DEFAULT_CLOSING_DAYS, field="days", low=MIN_DAYS, high=MAX_CLOSING_DAYS
         )
-        rows = await queries.open_calls_closing_soon(ctx.db, now=ctx.now, days=window)
-        return rows  # type: ignore[return-value]
+        return await queries.open_calls_closing_soon(ctx.db, now=ctx.now, days=window)
 
     @strawberry.field(
         description="Number of calls open now that close within the next `days` days."

@@ -1,27 +1,9 @@
-"""Expected failures of portfolio mutations, as `UserError`s (R11, R13)."""
+"""Expected failures of portfolio mutations (R11, R13).
 
-from __future__ import annotations
-
-from graphql_api.core.db.writes.portfolios import TradeRejection
-from schema.errors import UserError, UserErrorCode, user_error
-
-
-def unknown_symbol(symbol: str, field: str) -> UserError:
-    return user_error(
-        UserErrorCode.UNKNOWN_SYMBOL, f"No security has the symbol {symbol!r}.", field
-    )
-
-
-def duplicate_symbol(field: str) -> UserError:
-    return user_error(UserErrorCode.DUPLICATE, "This symbol is listed twice.", field)
-
-
-def duplicate_portfolio_name() -> UserError:
-    return user_error(
-        UserErrorCode.DUPLICATE, "You already have a portfolio with this name.", "input.name"
-    )
-
-
-def trade_rejected(rejection: TradeRejection) -> UserError:
-    """A refusal decided inside the trade's transaction (codes are UserErrorCode values)."""
-    return user_error(UserErrorCode(rejection.code), rejection.message, rejection.field)
+They are decided by `graphql_api.services.portfolios`, which raises `Rejected` with
+`DomainError`s; the payloads show them as `UserError`s (`Payload.failed`). The codes:
+REQUIRED, TOO_LONG, INVALID_FORMAT, OUT_OF_RANGE, DUPLICATE (a symbol listed twice, a
+portfolio name taken), UNKNOWN_SYMBOL, NOT_FOUND (a portfolio that is not the caller's),
+NO_PRICE, INVALID_VALUE (a number that is not finite, another currency, an idempotency key
+reused for another trade), INSUFFICIENT_CASH and INSUFFICIENT_HOLDINGS.
+"""

@@ -9,16 +9,16 @@ import strawberry
 from graphql_api.core.db.queries.portfolios import (
     AnyPortfolio,
     AnyTransaction,
+    SecurityRow,
     count_securities,
     list_securities,
 )
 from graphql_api.core.errors import BadUserInput, NotFound
 from graphql_api.core.ids import decode_id_of
-from graphql_api.core.pagination import page_size
 from schema.node import register
 from schema.portfolios.permissions import can_read_portfolios_of
-from schema.portfolios.types import PortfolioType, SecurityConnection, SecurityType
-from schema.types import AfterArg, Connection, FirstArg, Info
+from schema.portfolios.types import PortfolioType, SecurityConnection
+from schema.types import AfterArg, Connection, FirstArg, Info, paginate
 
 MAX_SYMBOLS = 100
 
@@ -46,7 +46,9 @@ register("Transaction", _transaction)
 
 @strawberry.type
 class PortfolioQueries:
-    @strawberry.field(description="Securities ordered by symbol; public.")
+    @strawberry.field(
+        description="Securities ordered by symbol; public.", graphql_type=SecurityConnection
+    )
     async def securities(
         self,
         info: Info,
@@ -58,28 +60,27 @@ class PortfolioQueries:
                 description="Only these symbols (exact, case-sensitive match); at most 100."
             ),
         ] = None,
-    ) -> SecurityConnection:
-        ctx = info.context
-        size = page_size(first)
+    ) -> Connection[SecurityRow]:
+        db = info.context.db
         if symbols is not None and len(symbols) > MAX_SYMBOLS:
             raise BadUserInput(f"At most {MAX_SYMBOLS} symbols per call.", field="symbols")
-        page = await list_securities(ctx.db, symbols=symbols, first=size, after=after)
-
-        async def count() -> int:
-            return await count_securities(ctx.db, symbols=symbols)
-
-        return Connection[SecurityType].from_page(page, count)
+        return await paginate(
+            first,
+            lambda size: list_securities(db, symbols=symbols, first=size, after=after),
+            lambda: count_securities(db, symbols=symbols),
+        )
 
     @strawberry.field(
-        description="A portfolio by ID; NOT_FOUND unless the caller owns it or is an admin."
+        description="A portfolio by ID; NOT_FOUND unless the caller owns it or is an admin.",
+        graphql_type=PortfolioType | None,
     )
     async def portfolio(
         self,
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="Global ID of a Portfolio.")],
-    ) -> PortfolioType | None:
+    ) -> AnyPortfolio:
         pk = decode_id_of(id, "Portfolio")
         row = await info.context.loaders.portfolio_by_id.load(pk)
         if row is None or not _visible(info, row):
             raise NotFound("No portfolio with this ID.", field="id")
-        return row  # type: ignore[return-value]
+        return row

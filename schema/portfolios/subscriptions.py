@@ -21,6 +21,7 @@ from typing import Annotated, Final
 
 import strawberry
 
+from graphql_api.core.db.queries.portfolios import AnyPortfolio
 from graphql_api.core.errors import NotFound
 from graphql_api.core.events import PORTFOLIO_UPDATED
 from graphql_api.core.ids import decode_id_of
@@ -33,16 +34,16 @@ COALESCE_SECONDS: Final = 0.1
 NOT_FOUND_MESSAGE: Final = "No portfolio with this ID."
 
 
-async def _visible_portfolio(live: LiveOperation, portfolio_id: int) -> PortfolioType:
+async def _visible_portfolio(live: LiveOperation, portfolio_id: int) -> AnyPortfolio:
     """The portfolio through the context's (fresh) loaders; NOT_FOUND unless the subscriber
     owns it or is an admin, exactly as `portfolio(id)`."""
     row = await live.context.loaders.portfolio_by_id.load(portfolio_id)
     if row is None or not can_read_portfolios_of(live.principal, row.owner_id):
         raise NotFound(NOT_FOUND_MESSAGE, field="portfolioId")
-    return row  # type: ignore[return-value]
+    return row
 
 
-async def _updates(live: LiveOperation, portfolio_id: int) -> AsyncGenerator[PortfolioType, None]:
+async def _updates(live: LiveOperation, portfolio_id: int) -> AsyncGenerator[AnyPortfolio, None]:
     async with live:
         while True:
             event = await live.next_event()
@@ -63,7 +64,8 @@ class PortfolioSubscriptions:
         description="The portfolio each time it changes: at once after a trade, and at most "
         "once per 100 ms window for price moves of securities it holds. Only for its owner "
         "and admins; anyone else (anonymous included) gets NOT_FOUND and no data. Ends with "
-        "UNAUTHENTICATED when the connection's access token expires."
+        "UNAUTHENTICATED when the connection's access token expires.",
+        graphql_type=PortfolioType,
     )
     async def portfolio_updated(
         self,
@@ -71,7 +73,7 @@ class PortfolioSubscriptions:
         portfolio_id: Annotated[
             strawberry.ID, strawberry.argument(description="Global ID of a Portfolio.")
         ],
-    ) -> AsyncGenerator[PortfolioType, None]:
+    ) -> AsyncGenerator[AnyPortfolio, None]:
         pk = decode_id_of(portfolio_id, "Portfolio", field="portfolioId")
         live = await LiveOperation.open(info, (PORTFOLIO_UPDATED,), key=pk)
         await _visible_portfolio(live, pk)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal, localcontext
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from graphql_api.core.db.enums import TradeSide as TradeSideEnum
+from graphql_api.core.db.enums import TradeSide
+from graphql_api.core.db.queries.accounts import AnyUser
 from graphql_api.core.db.queries.portfolios import (
     PORTFOLIO_CLASSES,
     SECURITY_CLASSES,
@@ -18,21 +19,31 @@ from graphql_api.core.db.queries.portfolios import (
     AnyPortfolio,
     AnySecurity,
     AnyTransaction,
+    HoldingRow,
+    TransactionRow,
     Valuation,
 )
 from graphql_api.core.errors import NotFound
-from graphql_api.core.ids import encode_id
 from graphql_api.core.pagination import page_size
 from loaders.pages import PageKey
-from schema.types import AfterArg, Connection, FirstArg, Info, Node, described_enum, later
+from schema.types import (
+    AfterArg,
+    Connection,
+    FirstArg,
+    Info,
+    Node,
+    described_enum,
+    later,
+    node_type,
+)
 
 if TYPE_CHECKING:
     from schema.accounts.types import UserType
 
 UserRef = Annotated["UserType", strawberry.lazy("schema.accounts.types")]
 
-TradeSide = described_enum(
-    TradeSideEnum,
+described_enum(
+    TradeSide,
     name="TradeSide",
     description="Direction of a trade.",
     values={
@@ -64,8 +75,9 @@ def exact_product(a: Decimal, b: Decimal) -> Decimal:
         return a * b
 
 
-@strawberry.type(
-    name="Security",
+@node_type(
+    "Security",
+    SECURITY_CLASSES,
     description="A tradable instrument with its last known price (updated by the price feed).",
 )
 class SecurityType(Node):
@@ -79,16 +91,6 @@ class SecurityType(Node):
     price_updated_at: datetime | None = strawberry.field(
         description="When `lastPrice` was last updated."
     )
-
-    # A resolver replaces the interface's plain attribute, which mypy's dataclass model rejects.
-    @strawberry.field(description="Globally unique, opaque identifier.")  # type: ignore[misc]
-    @staticmethod
-    def id(root: strawberry.Parent[AnySecurity]) -> strawberry.ID:
-        return strawberry.ID(encode_id("Security", root.id))
-
-    @classmethod
-    def is_type_of(cls, obj: Any, info: Info) -> bool:
-        return isinstance(obj, SECURITY_CLASSES)
 
 
 SecurityConnection = Connection[SecurityType]
@@ -111,10 +113,10 @@ class HoldingType:
         description="Average price paid per unit of the current position."
     )
 
-    @strawberry.field(description="The security held.")
+    @strawberry.field(description="The security held.", graphql_type=SecurityType)
     @staticmethod
-    async def security(root: strawberry.Parent[AnyHolding], info: Info) -> SecurityType:
-        return await _security(info, root.security_id)  # type: ignore[return-value]
+    async def security(root: strawberry.Parent[AnyHolding], info: Info) -> AnySecurity:
+        return await _security(info, root.security_id)
 
     @strawberry.field(
         description="quantity x the security's lastPrice; 0 while the security has no price."
@@ -127,31 +129,22 @@ class HoldingType:
         return exact_money(exact_product(root.quantity, security.last_price))
 
 
-@strawberry.type(
-    name="Transaction",
+@node_type(
+    "Transaction",
+    TRANSACTION_CLASSES,
     description="One executed trade of a portfolio; the append-only history next to holdings.",
 )
 class TransactionType(Node):
-    side: TradeSide = strawberry.field(description="Whether it bought or sold.")  # type: ignore[valid-type]
+    side: TradeSide = strawberry.field(description="Whether it bought or sold.")
     quantity: Decimal = strawberry.field(description="Units traded.")
     price: Decimal = strawberry.field(description="Fill price per unit.")
     fee: Decimal = strawberry.field(description="Fee charged, in the portfolio's currency.")
     executed_at: datetime = strawberry.field(description="When the trade was executed.")
 
-    # A resolver replaces the interface's plain attribute, which mypy's dataclass model rejects.
-    @strawberry.field(description="Globally unique, opaque identifier.")  # type: ignore[misc]
+    @strawberry.field(description="The security traded.", graphql_type=SecurityType)
     @staticmethod
-    def id(root: strawberry.Parent[AnyTransaction]) -> strawberry.ID:
-        return strawberry.ID(encode_id("Transaction", root.id))
-
-    @strawberry.field(description="The security traded.")
-    @staticmethod
-    async def security(root: strawberry.Parent[AnyTransaction], info: Info) -> SecurityType:
-        return await _security(info, root.security_id)  # type: ignore[return-value]
-
-    @classmethod
-    def is_type_of(cls, obj: Any, info: Info) -> bool:
-        return isinstance(obj, TRANSACTION_CLASSES)
+    async def security(root: strawberry.Parent[AnyTransaction], info: Info) -> AnySecurity:
+        return await _security(info, root.security_id)
 
 
 TransactionConnection = Connection[TransactionType]
@@ -164,8 +157,9 @@ async def _valuation(root: AnyPortfolio, info: Info) -> Valuation:
     return valuation
 
 
-@strawberry.type(
-    name="Portfolio",
+@node_type(
+    "Portfolio",
+    PORTFOLIO_CLASSES,
     description="A mock-trading portfolio: cash plus holdings. Visible to its owner and to "
     "admins only; for anyone else it does not exist (NOT_FOUND).",
 )
@@ -177,33 +171,32 @@ class PortfolioType(Node):
     cash_balance: Decimal = strawberry.field(description="Cash available for trading.")
     created_at: datetime = strawberry.field(description="When it was created.")
 
-    # A resolver replaces the interface's plain attribute, which mypy's dataclass model rejects.
-    @strawberry.field(description="Globally unique, opaque identifier.")  # type: ignore[misc]
+    @strawberry.field(description="The user who owns it.", graphql_type=UserRef)
     @staticmethod
-    def id(root: strawberry.Parent[AnyPortfolio]) -> strawberry.ID:
-        return strawberry.ID(encode_id("Portfolio", root.id))
-
-    @strawberry.field(description="The user who owns it.")
-    @staticmethod
-    async def owner(root: strawberry.Parent[AnyPortfolio], info: Info) -> UserRef:
+    async def owner(root: strawberry.Parent[AnyPortfolio], info: Info) -> AnyUser:
         owner = await info.context.loaders.user_by_id.load(root.owner_id)
         if owner is None:  # the foreign key cascades, so this means a concurrent delete
             raise NotFound("The owner no longer exists.")
-        return owner  # type: ignore[return-value]
+        return owner
 
-    @strawberry.field(description="Open positions (quantity above zero), by security.")
+    @strawberry.field(
+        description="Open positions (quantity above zero), by security.",
+        graphql_type=list[HoldingType],
+    )
     @staticmethod
-    def holdings(root: strawberry.Parent[AnyPortfolio], info: Info) -> list[HoldingType]:
-        return later(info.context.loaders.holdings_by_portfolio_id.load(root.id))  # type: ignore[arg-type]
+    def holdings(root: strawberry.Parent[AnyPortfolio], info: Info) -> list[HoldingRow]:
+        return later(info.context.loaders.holdings_by_portfolio_id.load(root.id))
 
-    @strawberry.field(description="Executed trades, newest first.")
+    @strawberry.field(
+        description="Executed trades, newest first.", graphql_type=TransactionConnection
+    )
     @staticmethod
     async def transactions(
         root: strawberry.Parent[AnyPortfolio],
         info: Info,
         first: FirstArg = None,
         after: AfterArg = None,
-    ) -> TransactionConnection:
+    ) -> Connection[TransactionRow]:
         loaders = info.context.loaders
         size = page_size(first)
         if after is not None:
@@ -215,7 +208,7 @@ class PortfolioType(Node):
         async def count() -> int:
             return await loaders.transaction_count_by_portfolio_id.load(root.id)
 
-        return Connection[TransactionType].from_page(page, count)
+        return Connection.from_page(page, count)
 
     @strawberry.field(
         description="cashBalance + sum(quantity x lastPrice) over holdings (unpriced holdings "
@@ -231,7 +224,3 @@ class PortfolioType(Node):
     @staticmethod
     async def unrealized_pnl(root: strawberry.Parent[AnyPortfolio], info: Info) -> Decimal:
         return exact_money((await _valuation(root, info)).unrealized_pnl)
-
-    @classmethod
-    def is_type_of(cls, obj: Any, info: Info) -> bool:
-        return isinstance(obj, PORTFOLIO_CLASSES)

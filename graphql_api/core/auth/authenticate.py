@@ -31,6 +31,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.websockets import WebSocket
 
 from graphql_api.core.auth.principal import ANONYMOUS, Principal
+from graphql_api.core.auth.revocations import RevokedSessions
 from graphql_api.core.auth.tokens import INVALID_ACCESS_TOKEN, MAX_TOKEN_LENGTH, decode_access_token
 from graphql_api.core.db.models import User
 from graphql_api.core.errors import Unauthenticated
@@ -178,4 +179,8 @@ async def authenticate(request: Request | WebSocket) -> Principal:
     if authorization is None:
         return ANONYMOUS
     claims = decode_access_token(state.settings, bearer_token(authorization))
+    revoked = getattr(state, "revoked_sessions", None)
+    if isinstance(revoked, RevokedSessions) and revoked.is_revoked(claims.session):
+        # Logged out, or its refresh token was reused: the session's tokens stop at once.
+        raise Unauthenticated(INVALID_ACCESS_TOKEN)
     return await _user_principal(state, claims.user_id)

@@ -51,6 +51,9 @@ class AccessClaims:
     role: str
     jti: str
     expires_at: int
+    # The session (refresh-token family) the token was issued in; None for tokens issued
+    # outside one (tests, tools). A revoked session's access tokens stop working at once.
+    session: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +63,12 @@ class IssuedAccessToken:
 
 
 def issue_access_token(
-    settings: Settings, *, user_id: int, role: Role, now: datetime
+    settings: Settings,
+    *,
+    user_id: int,
+    role: Role,
+    now: datetime,
+    session: uuid.UUID | None = None,
 ) -> IssuedAccessToken:
     expires_at = now + timedelta(seconds=settings.access_token_ttl_seconds)
     issued = int(now.timestamp())
@@ -74,6 +82,8 @@ def issue_access_token(
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
     }
+    if session is not None:
+        claims["sid"] = str(session)
     token = jwt.encode(claims, settings.jwt_secret, algorithm=settings.jwt_algorithm)
     return IssuedAccessToken(token=token, expires_at=expires_at)
 
@@ -105,11 +115,16 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims:
             raise jwt.InvalidTokenError("unknown role")
         if not isinstance(jti, str) or not jti:
             raise jwt.InvalidTokenError("bad jti")
+        session = claims.get("sid")
+        if session is not None and not (isinstance(session, str) and len(session) <= 64):
+            raise jwt.InvalidTokenError("bad sid")
     except jwt.PyJWTError as exc:
         # The reason helps operators; the token itself is never logged.
         log.info("access token rejected", extra={"reason": type(exc).__name__})
         raise Unauthenticated(INVALID_ACCESS_TOKEN) from None
-    return AccessClaims(user_id=user_id, role=role, jti=jti, expires_at=int(claims["exp"]))
+    return AccessClaims(
+        user_id=user_id, role=role, jti=jti, expires_at=int(claims["exp"]), session=session
+    )
 
 
 # --- Refresh tokens --------------------------------------------------------------------

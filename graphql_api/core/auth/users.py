@@ -1,4 +1,4 @@
-"""Accounts made outside the API: the first admin (CLI) and the demo logins (development).
+"""The demo logins (development only). New accounts: graphql_api.services.accounts.
 
 Demo logins: the demo seed's well-known users (admin@, editor@, member@example.com) get the
 password `DEMO_PASSWORD`, so a developer can sign in as each role. Only outside production,
@@ -13,27 +13,12 @@ from typing import Final
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from graphql_api.core import audit
-from graphql_api.core.auth.passwords import (
-    UNUSABLE_PASSWORD_HASH,
-    hash_password,
-    password_problem,
-    verify_password,
-)
+from graphql_api.core.auth.passwords import UNUSABLE_PASSWORD_HASH, hash_password, verify_password
 from graphql_api.core.config import Environment, Settings
 from graphql_api.core.db.enums import Role
 from graphql_api.core.db.models import User
-from graphql_api.core.db.writes.accounts import insert_user
 
-__all__ = [
-    "DEMO_ACCOUNTS",
-    "DEMO_PASSWORD",
-    "UserCreationError",
-    "create_user",
-    "demo_logins",
-    "enable_demo_logins",
-    "password_problem",
-]
+__all__ = ["DEMO_ACCOUNTS", "DEMO_PASSWORD", "demo_logins", "enable_demo_logins"]
 
 DEMO_PASSWORD: Final = "demo-password"  # noqa: S105  (documented, development only)
 DEMO_ACCOUNTS: Final = (
@@ -41,40 +26,6 @@ DEMO_ACCOUNTS: Final = (
     ("editor@example.com", Role.EDITOR),
     ("member@example.com", Role.MEMBER),
 )
-
-
-class UserCreationError(ValueError):
-    """The user cannot be created; the message says why (and never holds the password)."""
-
-
-async def create_user(
-    engine: AsyncEngine, *, email: str, password: str, role: Role, display_name: str
-) -> User:
-    """Create an active user (audited as `user.created`); `email` is already validated."""
-    problem = password_problem(password)
-    if problem is not None:
-        raise UserCreationError(f"password: {problem}")
-    password_hash = await hash_password(password)
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
-    async with sessions() as session, session.begin():
-        user = await insert_user(
-            session,
-            email=email.lower(),
-            password_hash=password_hash,
-            display_name=display_name,
-            role=role,
-        )
-        if user is None:
-            raise UserCreationError(f"a user with the e-mail {email.lower()} already exists")
-        await audit.record(
-            session,
-            action="user.created",
-            actor=None,
-            target_type="User",
-            target_id=user.id,
-            details={"via": "cli", "role": role.value},
-        )
-    return user
 
 
 def _demo_allowed(settings: Settings) -> bool:

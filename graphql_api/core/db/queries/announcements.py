@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    DateTime,
     Select,
     String,
     and_,
@@ -44,6 +45,7 @@ from graphql_api.core.pagination import (
     parse_datetime,
     seek,
 )
+from graphql_api.core.rules import has_closed_sql, is_open_sql
 
 
 class AnnouncementRow(Row):
@@ -119,34 +121,40 @@ class AnnouncementFilters:
     business_ids: Sequence[int] | None = None
 
 
-def effective_status(row: AnyAnnouncement, now: datetime) -> AnnouncementStatus:
-    """A published call past its closing time reads as CLOSED, with no job racing reads."""
-    if (
-        row.status is AnnouncementStatus.PUBLISHED
-        and row.closes_at is not None
-        and row.closes_at <= now
-    ):
-        return AnnouncementStatus.CLOSED
-    return row.status
-
-
-def _status_condition(status: AnnouncementStatus) -> ColumnElement[bool]:
-    expired = and_(Announcement.closes_at.is_not(None), Announcement.closes_at <= func.now())
+def _status_condition(status: AnnouncementStatus, now: ColumnElement[Any]) -> ColumnElement[bool]:
+    """Rows whose effective status (core.rules.effective_status) is `status` at `now`."""
     published = Announcement.status == AnnouncementStatus.PUBLISHED
     if status is AnnouncementStatus.PUBLISHED:
-        return and_(published, ~expired)
+        return and_(published, ~has_closed_sql(now))
     if status is AnnouncementStatus.CLOSED:
-        return or_(Announcement.status == AnnouncementStatus.CLOSED, and_(published, expired))
+        closed = Announcement.status == AnnouncementStatus.CLOSED
+        return or_(closed, and_(published, has_closed_sql(now)))
     return Announcement.status == status
 
 
+def _uses_clock(filters: AnnouncementFilters) -> bool:
+    """Whether the filter compares with the request's clock (the `now` parameter)."""
+    if filters.open_now is not None:
+        return True
+    return filters.statuses is not None and any(
+        status is not AnnouncementStatus.DRAFT for status in filters.statuses
+    )
+
+
 def _filtered(
-    stmt: Select[Any], filters: AnnouncementFilters, *, include_drafts: bool
+    stmt: Select[Any],
+    filters: AnnouncementFilters,
+    *,
+    include_drafts: bool,
+    now: datetime | None = None,
 ) -> Select[Any]:
+    """`stmt` narrowed by `filters`; `now` is the request's clock, a parameter of the
+    statement (None when it is compiled once per shape and given at execution)."""
+    clock = bindparam("now", now, DateTime(timezone=True))
     if not include_drafts:
         stmt = stmt.where(Announcement.status != AnnouncementStatus.DRAFT)
     if filters.statuses is not None:
-        stmt = stmt.where(or_(*(_status_condition(s) for s in filters.statuses)))
+        stmt = stmt.where(or_(*(_status_condition(s, clock) for s in filters.statuses)))
     # Values are named parameters (see _params); the statement's structure depends only on
     # which criteria are present, so one compiled statement serves every value.
     if filters.categories is not None:
@@ -164,9 +172,7 @@ def _filtered(
         sizes = [size.value for size in filters.sizes]
         stmt = stmt.where(_open_to(Announcement.target_sizes, "sizes", sizes))
     if filters.open_now is not None:
-        is_open = _status_condition(AnnouncementStatus.PUBLISHED) & or_(
-            Announcement.opens_at.is_(None), Announcement.opens_at <= func.now()
-        )
+        is_open = is_open_sql(clock)
         stmt = stmt.where(is_open if filters.open_now else ~is_open)
     if filters.closing_before is not None:
         before = bindparam("closing_before", filters.closing_before, Announcement.closes_at.type)
@@ -186,9 +192,11 @@ def _open_to(column: Any, name: str, values: Sequence[str]) -> ColumnElement[boo
     return or_(column.overlap(param), func.cardinality(column) == 0)
 
 
-def _params(filters: AnnouncementFilters) -> dict[str, Any]:
+def _params(filters: AnnouncementFilters, now: datetime) -> dict[str, Any]:
     """The parameter values `_filtered` names, for the statement compiled from `_shape`."""
     params: dict[str, Any] = {}
+    if _uses_clock(filters):
+        params["now"] = now
     if filters.categories is not None:
         params["categories"] = list(filters.categories)
     if filters.regions is not None:
@@ -251,18 +259,20 @@ async def list_announcements(
     first: int,
     after: str | None,
     include_drafts: bool,
+    now: datetime,
 ) -> Page[AnnouncementRow]:
     spec = SORTS[sort]
     where, params = seek(spec, first=first, after=after)
     query = _list_query(_shape(filters), sort, where, include_drafts)
-    rows = await db.fetch(query, **params, **_params(filters))
+    rows = await db.fetch(query, **params, **_params(filters, now))
     return build_page(rows, spec, first=first, after=after, key=_cursor_key(spec))
 
 
 async def count_announcements(
-    db: Database, *, filters: AnnouncementFilters, include_drafts: bool
+    db: Database, *, filters: AnnouncementFilters, include_drafts: bool, now: datetime
 ) -> int:
-    row = await db.fetch_one(_count_query(_shape(filters), include_drafts), **_params(filters))
+    query = _count_query(_shape(filters), include_drafts)
+    row = await db.fetch_one(query, **_params(filters, now))
     assert row is not None  # an aggregate without GROUP BY always returns one row
     return int(row[0])
 
@@ -273,16 +283,19 @@ async def matching_announcement(
     announcement_id: int,
     filters: AnnouncementFilters,
     include_drafts: bool,
+    now: datetime | None = None,
 ) -> Announcement | None:
     """The announcement when the list query's own filter accepts it, else None.
 
     `announcementPublished(filter)` decides with this, so a subscription and the list
-    query can never disagree about what a filter means.
+    query can never disagree about what a filter means. `now` defaults to the moment of
+    delivery: the filter is evaluated when the event is delivered.
     """
     stmt = _filtered(
         select(Announcement).where(Announcement.id == announcement_id),
         filters,
         include_drafts=include_drafts,
+        now=datetime.now(UTC) if now is None else now,
     )
     return (await session.scalars(stmt)).first()
 

@@ -54,6 +54,7 @@ from graphql_api.core.pagination import (
     seek,
     windowed,
 )
+from graphql_api.core.rules import is_open_sql
 
 
 class BusinessRow(Row):
@@ -320,7 +321,7 @@ class MatchedAnnouncementRow(AnnouncementRow):
 
 
 def _matching_query() -> Query[MatchedAnnouncementRow]:
-    """Open published calls each business is eligible for, best first.
+    """Calls open at `:now` (core.rules) that each business is eligible for, best first.
 
     A LATERAL subquery ranks the calls per business: more restricting criteria (all of which
     the business meets) first, then the soonest closing, then id; LIMIT applies per business.
@@ -331,9 +332,7 @@ def _matching_query() -> Query[MatchedAnnouncementRow]:
     ranked = (
         select(Announcement.id, Announcement.closes_at, specificity)
         .where(
-            Announcement.status == AnnouncementStatus.PUBLISHED,
-            or_(Announcement.opens_at.is_(None), Announcement.opens_at <= now),
-            or_(Announcement.closes_at.is_(None), Announcement.closes_at > now),
+            is_open_sql(now),
             _open_to(Announcement.target_industries, Business.industry),
             _open_to(Announcement.target_sizes, Business.size),
             _open_to(Announcement.regions, Business.region),

@@ -24,12 +24,9 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
-    case,
     cast,
     column,
     func,
-    literal,
-    or_,
     select,
     true,
     values,
@@ -41,6 +38,7 @@ from graphql_api.core.db.enums import AnnouncementStatus, BriefingStatus, Busine
 from graphql_api.core.db.models import Announcement, Briefing, Business
 from graphql_api.core.db.queries.announcements import ANNOUNCEMENT_COLUMNS, AnnouncementRow
 from graphql_api.core.db.rows import AnySelect, Query, Row, prepare
+from graphql_api.core.rules import effective_status_sql, is_open_sql
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -57,22 +55,6 @@ class KeywordTotal:
     keyword: str
     score: float
     briefings: int
-
-
-def _effective_status() -> ColumnElement[str]:
-    """SQL twin of ``announcements.effective_status`` at `:now`: an expired PUBLISHED call
-    is CLOSED."""
-    return case(
-        (
-            and_(
-                Announcement.status == AnnouncementStatus.PUBLISHED,
-                Announcement.closes_at.is_not(None),
-                Announcement.closes_at <= _NOW,
-            ),
-            literal(AnnouncementStatus.CLOSED.value, String),
-        ),
-        else_=cast(Announcement.status, String),
-    )
 
 
 def _counts_for_every_member(members: Sequence[StrEnum], grouped: AnySelect) -> Query[Row]:
@@ -107,7 +89,7 @@ def _status_members(include_drafts: bool) -> list[AnnouncementStatus]:
 
 
 def _by_status_query(include_drafts: bool) -> Query[Row]:
-    status = _effective_status()
+    status = effective_status_sql(_NOW)
     grouped = select(status.label("key"), func.count().label("n")).group_by(status)
     if not include_drafts:
         grouped = grouped.where(Announcement.status != AnnouncementStatus.DRAFT)
@@ -148,17 +130,16 @@ async def announcements_by_category(db: Database) -> list[tuple[str, int]]:
 
 
 def _closing_soon() -> ColumnElement[bool]:
-    """Open at `:now` (published, opened, not closed) and closing by `:until`.
+    """Open at `:now` (core.rules) and closing within the window (`:now`, `:until`].
 
-    The closing bounds form one range on ``closes_at``, which the (status, closes_at, id)
-    index serves in the list's order.
+    The window is one range on ``closes_at``, which the (status, closes_at, id) index
+    serves in the list's order.
     """
     until = bindparam("until", type_=DateTime(timezone=True))
     return and_(
-        Announcement.status == AnnouncementStatus.PUBLISHED,
+        is_open_sql(_NOW),
         Announcement.closes_at > _NOW,
         Announcement.closes_at <= until,
-        or_(Announcement.opens_at.is_(None), Announcement.opens_at <= _NOW),
     )
 
 

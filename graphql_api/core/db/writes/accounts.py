@@ -17,6 +17,10 @@ async def user_by_email(session: AsyncSession, *, email: str) -> User | None:
     return (await session.scalars(select(User).where(User.email == email))).one_or_none()
 
 
+async def user_by_id(session: AsyncSession, *, user_id: int) -> User | None:
+    return await session.get(User, user_id)
+
+
 async def insert_user(
     session: AsyncSession,
     *,
