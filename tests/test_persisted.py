@@ -3,9 +3,14 @@ refused, and the trusted-documents mode."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -91,3 +96,46 @@ async def test_trusted_documents_mode_runs_only_the_manifest(trusted: httpx.Asyn
         "/graphql", json={"extensions": _apq(sha256_hex("{ __typename }"))}
     )
     assert unknown_hash.json()["errors"][0]["extensions"]["code"] == "UNTRUSTED_DOCUMENT"
+
+
+async def test_the_cli_loads_a_manifest_that_trusted_mode_then_serves(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from graphql_api.face.app import create_app
+
+    manifest = tmp_path / "persisted-documents.json"
+    manifest.write_text(json.dumps({DIGEST: QUERY}))
+    env = {
+        **os.environ,
+        "ENV": "test",
+        "DATABASE_URL": settings.database_url or "",
+        "REDIS_URL": settings.redis_url or "",
+        "LOG_LEVEL": "WARNING",
+    }
+    command = [sys.executable, "-m", "graphql_api.face.cli", "trust-documents", str(manifest)]
+    done = await asyncio.to_thread(
+        subprocess.run, command, capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Trusted 1 documents." in done.stderr
+
+    bad = tmp_path / "tampered.json"
+    bad.write_text(json.dumps({DIGEST: "{ __typename }"}))
+    refused = await asyncio.to_thread(
+        subprocess.run,
+        [*command[:-1], str(bad)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert refused.returncode != 0
+    assert "does not hash to its document" in refused.stderr
+
+    application = create_app(dataclasses.replace(settings, trusted_documents=True))
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            served = await http.post("/graphql", json={"extensions": _apq()})
+            assert "glossary" in served.json()["data"]

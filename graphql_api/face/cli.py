@@ -1,4 +1,5 @@
-"""The `graphql-api` command: serve, migrate, seed, export-schema."""
+"""The `graphql-api` command: serve, migrate, seed, create-user, trust-documents,
+export-schema."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -320,6 +322,42 @@ def create_user(email: str, role: str, display_name: str | None) -> None:
         except Rejected as refusal:
             raise click.ClickException(_refusal_message(refusal, email)) from None
     click.echo(f"Created {role.upper()} user {user.email} (id {user.id}).", err=True)
+
+
+@main.command("trust-documents")
+@click.argument("manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def trust_documents_command(manifest: Path) -> None:
+    """Load a trusted-documents manifest (JSON: sha256 hash -> document, as GraphQL Code
+    Generator's client preset writes it) for TRUSTED_DOCUMENTS=true."""
+    import orjson
+    from redis.asyncio import Redis
+
+    from graphql_api.face.persisted import trust_documents
+
+    settings = _settings()
+    try:
+        entries = orjson.loads(manifest.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise click.ClickException(f"{manifest} is not JSON: {exc}") from None
+    if not isinstance(entries, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in entries.items()
+    ):
+        raise click.ClickException(f"{manifest} must be a JSON object of hash -> document")
+
+    async def load(url: str) -> int:
+        redis = Redis.from_url(url)
+        try:
+            return await trust_documents(redis, entries)
+        finally:
+            await redis.aclose()
+
+    with _services(settings) as live:
+        assert live.redis_url is not None
+        try:
+            count = asyncio.run(load(live.redis_url))
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"Trusted {count} documents.", err=True)
 
 
 @main.command("export-schema")
