@@ -1,4 +1,4 @@
-"""When a support-programme call is open: the one home of that rule, in Python and in SQL.
+"""When a support-programme call is open, and whom it targets: the one home of these rules.
 
 A published call opens at `opens_at` (at once when unset) and closes at `closes_at` (never
 when unset) or when an editor closes it. Every check takes the request's clock (`now`, one
@@ -8,12 +8,13 @@ PostgreSQL's `now()`, so a list filter and the row it returns agree with each ot
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, String, and_, case, cast, literal, or_
 
-from graphql_api.core.db.enums import AnnouncementStatus
+from graphql_api.core.db.enums import AnnouncementStatus, BusinessSize
 from graphql_api.core.db.models import Announcement
 
 
@@ -49,6 +50,37 @@ def is_open(call: CallWindow, now: datetime) -> bool:
         and has_opened(call, now)
         and not has_closed(call, now)
     )
+
+
+class TargetedCall(Protocol):
+    @property
+    def target_industries(self) -> Sequence[str]: ...
+    @property
+    def target_sizes(self) -> Sequence[str]: ...
+    @property
+    def regions(self) -> Sequence[str]: ...
+
+
+class Applicant(Protocol):
+    @property
+    def industry(self) -> str: ...
+    @property
+    def size(self) -> BusinessSize: ...
+    @property
+    def region(self) -> str: ...
+
+
+def unmet_targets(business: Applicant, call: TargetedCall) -> list[str]:
+    """The call's criteria the business fails, in this order; an empty target list admits
+    anyone. (Matching lists in SQL: `_open_to` in core/db/queries/businesses.py.)"""
+    unmet: list[str] = []
+    if call.target_industries and business.industry not in call.target_industries:
+        unmet.append("industry")
+    if call.target_sizes and business.size.value not in call.target_sizes:
+        unmet.append("size")
+    if call.regions and business.region not in call.regions:
+        unmet.append("region")
+    return unmet
 
 
 # --- The SQL twins (`now` is a bound parameter or column holding the request's clock) ---

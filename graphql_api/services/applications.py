@@ -13,12 +13,12 @@ from graphql_api.core import audit
 from graphql_api.core.actor import Actor
 from graphql_api.core.db.engine import Database
 from graphql_api.core.db.enums import AnnouncementStatus, ApplicationStatus
-from graphql_api.core.db.models import Announcement, Application, Business
+from graphql_api.core.db.models import Application
 from graphql_api.core.db.writes import applications as writes
 from graphql_api.core.db.writes.announcements import lock_announcement
 from graphql_api.core.db.writes.businesses import lock_business
 from graphql_api.core.errors import DomainError, Rejected, UserErrorCode
-from graphql_api.core.rules import is_open
+from graphql_api.core.rules import is_open, unmet_targets
 from graphql_api.core.validation import Checks
 from graphql_api.services.announcements import announcement_not_found
 from graphql_api.services.businesses import business_not_found, can_manage_business
@@ -62,18 +62,6 @@ def already_decided(current: ApplicationStatus) -> DomainError:
 
 
 # --- Rules -------------------------------------------------------------------------------
-
-
-def unmet_targets(business: Business, call: Announcement) -> list[str]:
-    """The criteria the business fails; an empty target list admits anyone."""
-    unmet: list[str] = []
-    if call.target_industries and business.industry not in call.target_industries:
-        unmet.append("industry")
-    if call.target_sizes and business.size.value not in call.target_sizes:
-        unmet.append("size")
-    if call.regions and business.region not in call.regions:
-        unmet.append("region")
-    return unmet
 
 
 async def _audit(

@@ -69,8 +69,9 @@ class AnnouncementRow:
     status: AnnouncementStatus
     opens_at: dt.datetime | None
     closes_at: dt.datetime | None
-    industries: tuple[str, ...]
-    sizes: tuple[str, ...]
+    # Named as the model's columns, so `core.rules.unmet_targets` reads them.
+    target_industries: tuple[str, ...]
+    target_sizes: tuple[str, ...]
     regions: tuple[str, ...]
     business: int | None
 
@@ -208,8 +209,8 @@ def make_announcements(
                 status=status,
                 opens_at=opens,
                 closes_at=closes,
-                industries=industries,
-                sizes=sizes,
+                target_industries=industries,
+                target_sizes=sizes,
                 regions=regions,
                 business=business,
             )

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any, Final
 
 from graphql_api.core.db.enums import AnnouncementStatus, ApplicationStatus
-from graphql_api.core.rules import effective_status, has_opened
+from graphql_api.core.rules import effective_status, has_opened, unmet_targets
 from graphql_api.devtools.seed.announcements import AnnouncementRow
 from graphql_api.devtools.seed.businesses import BusinessRow
 from graphql_api.devtools.seed.common import Ctx, between, pick_weighted
@@ -30,11 +30,7 @@ _DECISION_NOTES: Final = (
 
 
 def _matches(announcement: AnnouncementRow, business: BusinessRow) -> bool:
-    return (
-        (not announcement.industries or business.industry in announcement.industries)
-        and (not announcement.sizes or business.size.value in announcement.sizes)
-        and (not announcement.regions or business.region in announcement.regions)
-    )
+    return not unmet_targets(business, announcement)
 
 
 def make_applications(

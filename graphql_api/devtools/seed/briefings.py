@@ -12,6 +12,7 @@ from typing import Any, Final
 from graphql_api.core.db.enums import BriefingStatus
 from graphql_api.devtools.seed.common import KEYWORDS, Ctx, at
 from graphql_api.devtools.seed.glossary import GLOSSARY
+from graphql_api.services.briefings import mention_pattern
 
 _NARRATIVE_SENTENCES: Final = (
     "Market participants focused on {term} as {kw} headlines dominated the session.",
@@ -129,8 +130,8 @@ def make_briefings(ctx: Ctx) -> list[dict[str, Any]]:
 
 
 def _term_patterns(terms: Sequence[str]) -> list[re.Pattern[str]]:
-    # Word-boundary match that tolerates punctuation inside terms such as "P/E ratio".
-    return [re.compile(rf"(?<!\w){re.escape(t)}(?!\w)", re.IGNORECASE) for t in terms]
+    # The service's rule, so seeded links agree with what saving a briefing computes.
+    return [mention_pattern(term) for term in terms]
 
 
 def briefing_terms(briefings: list[dict[str, Any]], terms: list[str]) -> list[tuple[int, int]]:
