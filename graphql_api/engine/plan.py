@@ -316,7 +316,7 @@ class Compiler:
         item_type = list_type.of_type
         item_position = Position(not is_non_null_type(item_type), position, field.nodes)
         item = self.completer(item_type, field, item_position)
-        from graphql_api.engine.run import list_completer
+        from graphql_api.engine.completers import list_completer
 
         return list_completer(field, item_position, item)
 
@@ -325,7 +325,7 @@ class Compiler:
     ) -> Completer:
         selection_sets = [node.selection_set for node in field.nodes if node.selection_set]
         plan = self.object_plan(object_type, selection_sets, position)
-        from graphql_api.engine.run import object_completer
+        from graphql_api.engine.completers import object_completer
 
         return object_completer(field, plan)
 
@@ -343,7 +343,7 @@ class Compiler:
                 )
             return plan
 
-        from graphql_api.engine.run import abstract_completer
+        from graphql_api.engine.completers import abstract_completer
 
         return abstract_completer(field, abstract_type, plan_for, self.schema)
 
