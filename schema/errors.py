@@ -52,7 +52,7 @@ class UserError:
         description="Input field at fault as a dotted path (e.g. `input.email`), if one is."
     )
     message: str = strawberry.field(description="Human-readable explanation.")
-    code: UserErrorCodeType = strawberry.field(description="Stable reason code.")  # type: ignore[valid-type]
+    code: UserErrorCode = strawberry.field(description="Stable reason code.")
 
 
 def user_error(code: UserErrorCode, message: str, field: str | None = None) -> UserError:

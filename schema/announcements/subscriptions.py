@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Hashable
 from dataclasses import fields
+from datetime import datetime
 from typing import Annotated
 
 import strawberry
@@ -28,7 +29,7 @@ def _filters_key(filters: AnnouncementFilters) -> Hashable:
 
 async def _published(
     live: LiveOperation, filters: AnnouncementFilters
-) -> AsyncGenerator[AnnouncementType, None]:
+) -> AsyncGenerator[models.Announcement, None]:
     key = _filters_key(filters)
     db = live.context.db
     async with live:
@@ -42,14 +43,19 @@ async def _published(
             include_drafts = principal.can_see_drafts_of_announcements
 
             async def load(
-                announcement_id: int = announcement_id, include_drafts: bool = include_drafts
+                announcement_id: int = announcement_id,
+                include_drafts: bool = include_drafts,
+                now: datetime = live.context.now,
             ) -> models.Announcement | None:
+                # The clock of the delivery that computes it, shared with the others (the
+                # same event, microseconds apart), so the filter and `status` agree.
                 async with db.read() as session:
                     return await matching_announcement(
                         session,
                         announcement_id=announcement_id,
                         filters=filters,
                         include_drafts=include_drafts,
+                        now=now,
                     )
 
             # The filter is evaluated in SQL by the list query's own predicate, once per
@@ -58,7 +64,7 @@ async def _published(
             if row is None:
                 continue
             live.context.loaders.announcement_by_id.prime(row.id, row)
-            yield row  # type: ignore[misc]
+            yield row
 
 
 @strawberry.type
@@ -66,7 +72,8 @@ class AnnouncementSubscriptions:
     @strawberry.subscription(
         description="Announcements as they are published (DRAFT -> PUBLISHED), each once, "
         "when it passes `filter`. The filter means exactly what it means for the "
-        "`announcements` list, evaluated when the event is delivered."
+        "`announcements` list, evaluated when the event is delivered.",
+        graphql_type=AnnouncementType,
     )
     async def announcement_published(
         self,
@@ -78,7 +85,7 @@ class AnnouncementSubscriptions:
                 "the same input as the `announcements` list query."
             ),
         ] = None,
-    ) -> AsyncGenerator[AnnouncementType, None]:
+    ) -> AsyncGenerator[models.Announcement, None]:
         filters = _filters(filter)
         live = await LiveOperation.open(info, (ANNOUNCEMENT_PUBLISHED,))
         return _published(live, filters)
