@@ -98,10 +98,13 @@ async def main() -> int:
     parser.add_argument("--other", default="http://127.0.0.1:5100/graphql", help="the other")
     parser.add_argument(
         "--dialect",
-        choices=sorted(set(DIALECTS) - {"ours"}),
+        choices=sorted(DIALECTS),
         default="postgraphile",
-        help="query dialect of the other server",
+        help="query dialect of the other server (ours: an A/B of two of our servers, e.g. "
+        "with and without the protection layer)",
     )
+    parser.add_argument("--ours-label", default="ours", help="name of --ours in the output")
+    parser.add_argument("--other-label", default=None, help="default: the dialect's name")
     add_common_arguments(parser)
     parser.add_argument("--rounds", type=int, default=1, help="runs per server and scenario")
     parser.add_argument("--ours-pid", type=int, default=None, help="default: by its port")
@@ -115,9 +118,16 @@ async def main() -> int:
     unknown = [n for n in names if n not in DIALECTS[args.dialect]]
     if unknown:
         raise SystemExit(f"not in the {args.dialect} dialect: {', '.join(unknown)}")
+    other_label = args.other_label or args.dialect
+    if other_label == args.ours_label:
+        raise SystemExit("give the two servers different labels (--other-label)")
     sides = {
-        "ours": (args.ours, "ours", CpuProbe(args.ours_pid or listening_pid(args.ours))),
-        args.dialect: (
+        args.ours_label: (
+            args.ours,
+            "ours",
+            CpuProbe(args.ours_pid or listening_pid(args.ours)),
+        ),
+        other_label: (
             args.other,
             args.dialect,
             CpuProbe(args.other_pid or listening_pid(args.other)),

@@ -82,4 +82,4 @@ async def audit_rows(engine: AsyncEngine, action: str) -> list[AuditLog]:
                 select(AuditLog).where(AuditLog.action == action).order_by(AuditLog.id)
             )
         ).all()
-    return list(rows)  # type: ignore[arg-type]
+    return list(rows)  # type: ignore[arg-type]  # SQLAlchemy types rows loosely

@@ -43,7 +43,7 @@ async def _count(engine: AsyncEngine, model: type[User] | type[RefreshToken]) ->
 async def _tokens(engine: AsyncEngine) -> list[RefreshToken]:
     async with engine.connect() as conn:
         rows = (await conn.execute(select(RefreshToken).order_by(RefreshToken.id))).all()
-    return list(rows)  # type: ignore[arg-type]
+    return list(rows)  # type: ignore[arg-type]  # SQLAlchemy types rows loosely
 
 
 def _codes(payload: dict[str, object]) -> list[str]:

@@ -127,7 +127,7 @@ def reference_execute(
         variable_values=variables,
         operation_name=operation_name,
         **_STRAWBERRY_KWARGS,
-        is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
+        is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]  # graphql-core wants a TypeGuard
     )
 
 
@@ -513,7 +513,7 @@ async def _real_cursors(world: World) -> dict[str, str]:
     assert result.data is not None
     connection_of = {
         name: graphql.get_named_type(definition.type).name
-        for name, definition in GQL_SCHEMA.query_type.fields.items()  # type: ignore[union-attr]
+        for name, definition in GQL_SCHEMA.query_type.fields.items()  # type: ignore[union-attr]  # the schema has a query type
     }
     return {
         connection_of[name]: page["pageInfo"]["endCursor"]

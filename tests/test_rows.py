@@ -122,7 +122,7 @@ async def test_rows_read_exactly_like_orm_instances(
     columns = inspect.get_annotations(row_class)
     for row in rows:
         assert isinstance(row, row_class)
-        instance = instances[row.id]  # type: ignore[attr-defined]
+        instance = instances[row.id]  # type: ignore[attr-defined]  # columns of a generated Row class
         for name in columns:
             got, want = getattr(row, name), getattr(instance, name)
             # Same value AND same type: resolvers compare enum members with `is`, and

@@ -141,7 +141,7 @@ def subscribe(
 
 def wait_for_subscriptions(client: TestClient, count: int, within: float = 5.0) -> None:
     """Until the app's broker has `count` subscribers (a subscribe message is asynchronous)."""
-    broker: Broker = client.app.state.broker  # type: ignore[attr-defined]
+    broker: Broker = client.app.state.broker  # type: ignore[attr-defined]  # app is typed as a bare ASGI app
     deadline = time.monotonic() + within
     while broker.subscription_count != count:
         assert time.monotonic() < deadline, f"{broker.subscription_count} subscribers"
@@ -385,7 +385,7 @@ async def test_portfolio_updated_is_not_found_for_others_and_anonymous(
         assert message["payload"][0]["extensions"]["field"] == "portfolioId"
     finally:
         close(ws)
-    assert ws_client.app.state.broker.subscription_count == 0  # type: ignore[attr-defined]
+    assert ws_client.app.state.broker.subscription_count == 0  # type: ignore[attr-defined]  # app is typed as a bare ASGI app
 
 
 async def test_a_batch_of_500_prices_sends_one_update_per_portfolio(
@@ -469,7 +469,7 @@ async def test_a_deactivated_user_is_stopped_at_the_next_delivery(
         wait_for_subscriptions(ws_client, 1)
         async with engine.begin() as conn:
             await conn.execute(update(User).where(User.id == owner_id).values(is_active=False))
-        ws_client.app.state.principal_cache.clear()  # type: ignore[attr-defined]
+        ws_client.app.state.principal_cache.clear()  # type: ignore[attr-defined]  # app is typed as a bare ASGI app
         await publish_event(
             redis_url, PORTFOLIO_UPDATED, {"portfolio_ids": [portfolio_pk], "reason": "trade"}
         )
@@ -521,7 +521,7 @@ async def test_shutdown_completes_every_subscription(ws_client: TestClient) -> N
         subscribe(transport, "t", BRIEFINGS)
         legacy.send_json({"id": "l", "type": "start", "payload": {"query": BRIEFINGS}})
         wait_for_subscriptions(ws_client, 2)
-        broker: Broker = ws_client.app.state.broker  # type: ignore[attr-defined]
+        broker: Broker = ws_client.app.state.broker  # type: ignore[attr-defined]  # app is typed as a bare ASGI app  # app is typed as a bare ASGI app
         ws_client.portal.call(broker.drain)  # what SIGTERM under uvicorn does first
         assert receive(transport) == {"id": "t", "type": "complete"}
         assert receive(legacy) == {"id": "l", "type": "complete"}
@@ -570,7 +570,7 @@ async def test_broker_routes_by_topic_and_key_and_closes_slow_subscribers() -> N
     assert event is not None
     assert event.payload["portfolio_ids"] == [5, 7]
     assert await other.get(within=0) is None
-    assert (await everything.get(within=0)).topic == BRIEFING_PUBLISHED  # type: ignore[union-attr]
+    assert (await everything.get(within=0)).topic == BRIEFING_PUBLISHED  # type: ignore[union-attr]  # None only after a timeout
 
     # Shared per-event work runs once for all subscribers.
     calls = []
@@ -632,6 +632,6 @@ async def test_lazy_loaders_build_each_loader_on_first_use(settings: Settings) -
             assert getattr(first, name) is loader  # built once per instance
             assert getattr(second, name) is not loader  # never shared between events
         with pytest.raises(AttributeError):
-            _ = first.no_such_loader  # type: ignore[attr-defined]
+            _ = first.no_such_loader  # type: ignore[attr-defined]  # deliberately not a loader
     finally:
         await db.dispose()
