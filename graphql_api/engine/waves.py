@@ -106,6 +106,21 @@ def observe(future: asyncio.Future[Any]) -> None:
 PROPAGATION_TURNS = 2
 
 
+def _close_window(
+    loop: asyncio.AbstractEventLoop,
+    windows: dict[int, int],
+    finished: list[Deferred],
+    index: int,
+    turns: int,
+) -> None:
+    # Module-level on purpose: a nested function that schedules itself would reference
+    # itself through its closure, a cycle holding the whole response until the next GC.
+    if turns > 1:
+        loop.call_soon(_close_window, loop, windows, finished, index, turns - 1)
+    else:
+        windows[index] = len(finished)
+
+
 async def in_completion_order(wave: list[Deferred]) -> tuple[list[Deferred], dict[int, int]]:
     """Wait for every entry of a wave; return them in the order their futures finished.
 
@@ -120,16 +135,11 @@ async def in_completion_order(wave: list[Deferred]) -> tuple[list[Deferred], dic
     loop = asyncio.get_running_loop()
     all_done = loop.create_future()
 
-    def close(index: int, turns: int) -> None:
-        if turns > 1:
-            loop.call_soon(close, index, turns - 1)
-        else:
-            windows[index] = len(finished)
-
     def one_done(entry: Deferred, future: asyncio.Future[Any]) -> None:
         finished.append(entry)
         if not entry.position.nullable and not future.cancelled() and future.exception():
-            loop.call_soon(close, len(finished) - 1, PROPAGATION_TURNS)
+            index = len(finished) - 1
+            loop.call_soon(_close_window, loop, windows, finished, index, PROPAGATION_TURNS)
         if len(finished) == len(wave) and not all_done.done():
             all_done.set_result(None)
 
