@@ -43,6 +43,21 @@ async def test_a_bucket_charges_refuses_and_says_when_to_retry(redis_url: str) -
         await limiter.aclose()
 
 
+async def test_concurrent_charges_are_batched_and_exact(redis_url: str) -> None:
+    limiter = RateLimiter.from_url(redis_url, prefix="test-batch:")
+    try:
+        budget = Budget(10, 0.001)
+        outcomes = await asyncio.gather(
+            *(limiter.charge("crowd", 1, budget) for _ in range(25)),
+            *(limiter.charge(f"alone-{i}", 1, budget) for i in range(5)),
+        )
+        crowd = [throttle.allowed for throttle in outcomes[:25]]
+        assert crowd.count(True) == 10  # one bucket, charged in order within a batch
+        assert all(throttle.allowed for throttle in outcomes[25:])
+    finally:
+        await limiter.aclose()
+
+
 async def test_without_redis_the_limit_holds_per_process() -> None:
     limiter = RateLimiter.from_url("redis://127.0.0.1:1/0")  # nothing listens there
     try:

@@ -1,7 +1,10 @@
 """Rate limiting (R10): a token bucket per caller in Redis, charged with each query's cost.
 
-Every instance shares the buckets: one Lua script per request reads, refills, charges and
-writes a bucket atomically, on Redis's clock (so instances with skewed clocks agree). A
+Every instance shares the buckets: a Lua script reads, refills, charges and writes a bucket
+atomically, on Redis's clock (so instances with skewed clocks agree). The charges of
+concurrent requests are sent together, one script call per batch with one call in flight
+at a time, so under load a charge costs a fraction of a Redis round trip (a single Redis,
+not Redis Cluster: the keys of a batch live in different slots). A
 bucket holds up to `capacity` points and refills at `restore_rate` points per second, like
 Shopify's calculated-cost limit. When Redis cannot be reached the limiter keeps a bucket
 per process instead (each instance then allows its own budget: degraded, never off) and
@@ -10,6 +13,7 @@ says so in the logs and in readiness.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -26,26 +30,32 @@ log = logging.getLogger(__name__)
 
 KEY_PREFIX: Final = "ratelimit:"
 
-# KEYS[1]: the bucket (hash: tokens, ms). ARGV: capacity, restore per ms, cost.
-# Returns {allowed (0/1), tokens left as a string}.
+# One script call charges a batch of buckets: KEYS[i] is a bucket (hash: tokens, ms);
+# ARGV[3i-2..3i]: its capacity, restore per ms, cost. Returns, per bucket, allowed (0/1)
+# and the tokens left as a string.
 _CHARGE: Final = """
-local capacity = tonumber(ARGV[1])
-local rate = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local stored = redis.call('HMGET', KEYS[1], 'tokens', 'ms')
-local tokens = tonumber(stored[1]) or capacity
-local since = tonumber(stored[2]) or now
-tokens = math.min(capacity, tokens + math.max(0, now - since) * rate)
-local allowed = 0
-if tokens >= cost then
-  tokens = tokens - cost
-  allowed = 1
+local out = {}
+for i, key in ipairs(KEYS) do
+  local capacity = tonumber(ARGV[3 * i - 2])
+  local rate = tonumber(ARGV[3 * i - 1])
+  local cost = tonumber(ARGV[3 * i])
+  local stored = redis.call('HMGET', key, 'tokens', 'ms')
+  local tokens = tonumber(stored[1]) or capacity
+  local since = tonumber(stored[2]) or now
+  tokens = math.min(capacity, tokens + math.max(0, now - since) * rate)
+  local allowed = 0
+  if tokens >= cost then
+    tokens = tokens - cost
+    allowed = 1
+  end
+  redis.call('HSET', key, 'tokens', tostring(tokens), 'ms', now)
+  redis.call('PEXPIRE', key, math.ceil((capacity - tokens) / rate) + 1000)
+  out[2 * i - 1] = allowed
+  out[2 * i] = tostring(tokens)
 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ms', now)
-redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate) + 1000)
-return {allowed, tostring(tokens)}
+return out
 """
 
 
@@ -133,6 +143,8 @@ class _LocalBuckets:
 # what makes a request slow. After a failure the process keeps its own buckets for a while.
 REDIS_TIMEOUT_SECONDS: Final = 0.25
 RETRY_REDIS_AFTER_SECONDS: Final = 5.0
+# Charges per script call at most: bounds how long Redis runs one script.
+MAX_BATCH: Final = 256
 
 
 class RateLimiter:
@@ -144,6 +156,9 @@ class RateLimiter:
         # True while Redis is unreachable and buckets are per process (readiness shows it).
         self.degraded = False
         self._retry_at = 0.0
+        # Charges waiting for the next script call, and whether one is in flight.
+        self._waiting: list[tuple[str, int, Budget, asyncio.Future[tuple[int, bytes]]]] = []
+        self._sending = False
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = KEY_PREFIX) -> RateLimiter:
@@ -165,10 +180,12 @@ class RateLimiter:
             ok, available = self._local.charge(identity, cost, budget)
             return Throttle(ok, cost, budget.capacity, available, budget.restore_rate)
         try:
-            allowed, left = await self._script(
-                keys=[self._prefix + identity],
-                args=[budget.capacity, budget.restore_rate / 1000, cost],
-            )
+            future = asyncio.get_running_loop().create_future()
+            self._waiting.append((self._prefix + identity, cost, budget, future))
+            if not self._sending:
+                self._sending = True
+                _background(self._send())
+            allowed, left = await future
             available = float(left)
             ok = bool(allowed)
             if self.degraded:
@@ -181,6 +198,37 @@ class RateLimiter:
             self._retry_at = time.monotonic() + RETRY_REDIS_AFTER_SECONDS
             ok, available = self._local.charge(identity, cost, budget)
         return Throttle(ok, cost, budget.capacity, available, budget.restore_rate)
+
+    async def _send(self) -> None:
+        """Send the waiting charges, a batch per script call, until none is left."""
+        try:
+            while self._waiting:
+                batch = self._waiting[:MAX_BATCH]
+                del self._waiting[:MAX_BATCH]
+                args: list[Any] = []
+                for _, cost, budget, _ in batch:
+                    args += (budget.capacity, budget.restore_rate / 1000, cost)
+                try:
+                    result = await self._script(keys=[key for key, *_ in batch], args=args)
+                except Exception as exc:
+                    for *_, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for index, (*_, future) in enumerate(batch):
+                    if not future.done():
+                        future.set_result((result[2 * index], result[2 * index + 1]))
+        finally:
+            self._sending = False
+
+
+_tasks: set[asyncio.Future[Any]] = set()
+
+
+def _background(awaitable: Any) -> None:
+    task = asyncio.ensure_future(awaitable)
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
 
 
 @dataclass(frozen=True, slots=True)

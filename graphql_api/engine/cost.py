@@ -24,7 +24,7 @@ variables is evaluated per request in microseconds.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -300,8 +300,19 @@ class CostModel:
 
 def returned_objects(data: Any) -> int:
     """How many objects a response holds (its `actualQueryCost`, by the same count)."""
-    if isinstance(data, dict):
-        return 1 + sum(returned_objects(value) for value in data.values())
-    if isinstance(data, list):
-        return sum(returned_objects(item) for item in data)
-    return 0
+    if data.__class__ is not dict and data.__class__ is not list:
+        return 0
+    count = 0
+    pending = [data]
+    pop, push = pending.pop, pending.append
+    while pending:
+        value = pop()
+        values: Iterable[Any] = value
+        if value.__class__ is dict:
+            count += 1
+            values = value.values()
+        # Only containers are visited: scalars (most values) cost one class check.
+        for item in values:
+            if item.__class__ is dict or item.__class__ is list:
+                push(item)
+    return count
