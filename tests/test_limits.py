@@ -182,3 +182,67 @@ async def test_introspection_can_be_switched_off_and_production_hides_suggestion
 async def test_development_keeps_suggestions(client: httpx.AsyncClient) -> None:
     typo = (await client.post("/graphql", json={"query": "{ glosary { totalCount } }"})).json()
     assert "Did you mean 'glossary'?" in typo["errors"][0]["message"]
+
+
+_CYCLE = ["announcements(first: 1)", "edges", "node", "business"]
+_LEAF = {"announcements(first: 1)": "totalCount", "edges": "cursor", "node": "id", "business": "id"}
+
+
+def _nested(levels: int) -> str:
+    """A query whose deepest field is `levels` fields down (the root field is the first)."""
+    names = [_CYCLE[i % len(_CYCLE)] for i in range(levels - 1)]
+    query = _LEAF[names[-1]]
+    for name in reversed(names):
+        query = f"{name} {{ {query} }}"
+    return "{ " + query + " }"
+
+
+async def test_depth_limit_at_its_boundary(
+    client: httpx.AsyncClient, sql: StatementCounter
+) -> None:
+    from schema import MAX_DEPTH
+
+    # Depth counts the fields below the root field (graphql-depth-limit's convention).
+    allowed = (await client.post("/graphql", json={"query": _nested(MAX_DEPTH + 1)})).json()
+    assert "errors" not in allowed, allowed
+    assert sql.count > 0
+    sql.reset()
+    refused = (await client.post("/graphql", json={"query": _nested(MAX_DEPTH + 2)})).json()
+    [error] = refused["errors"]
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert f"maximum operation depth of {MAX_DEPTH}" in error["message"]
+    assert sql.count == 0
+
+
+def _with_tokens(count: int) -> str:
+    """A document of exactly `count` lexical tokens (a long default list pads it)."""
+    from graphql.language import Lexer, Source, TokenKind
+
+    def tokens(text: str) -> int:
+        lexer, total = Lexer(Source(text)), 0
+        while lexer.advance().kind is not TokenKind.EOF:
+            total += 1
+        return total
+
+    def document(items: int) -> str:
+        values = ", ".join(['"A"'] * items)
+        return f"query Q($v: [String] = [{values}]) {{ __typename }}"
+
+    padding = count - tokens(document(0))
+    text = document(padding)
+    assert tokens(text) == count
+    return text
+
+
+async def test_token_limit_at_its_boundary(client: httpx.AsyncClient) -> None:
+    from graphql_api.engine.documents import MAX_TOKENS
+
+    # At the limit the document parses (then fails validation: `$v` is unused) ...
+    at_limit = (await client.post("/graphql", json={"query": _with_tokens(MAX_TOKENS)})).json()
+    assert all("tokens" not in error["message"] for error in at_limit["errors"])
+    assert at_limit["errors"][0]["extensions"]["code"] != "GRAPHQL_PARSE_FAILED"
+    # ... one token more is refused by the parser itself.
+    over = (await client.post("/graphql", json={"query": _with_tokens(MAX_TOKENS + 1)})).json()
+    [error] = over["errors"]
+    assert error["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+    assert f"more than {MAX_TOKENS} tokens" in error["message"]
