@@ -13,9 +13,10 @@ the same order.
 
 Every mismatch is collected, given a kind (`kind_of`), reduced to a small document that
 still shows it (a few of them), and written to one report (DIFFERENTIAL_REPORT, default
-in the temp dir). Any mismatch fails the test: error order and which errors a propagated
-null hides included (the engine starts and records awaits in graphql-core's loop-turn order,
-see engine/run.py). `-s` shows the counts: documents, executions, error codes, mismatches.
+in the temp dir). Any mismatch fails the test, error order and which errors a propagated null
+hides included (the engine starts and records awaits in graphql-core's loop-turn order, see
+engine/waves.py), except one kind that database timing decides on both sides: items of one
+list whose errors come in another order (LIST_ITEM_ORDER), reported but not failing. `-s` shows the counts: documents, executions, error codes, mismatches.
 """
 
 from __future__ import annotations
@@ -222,6 +223,20 @@ def _inside_nulled(error: dict[str, Any], others: list[dict[str, Any]], data: An
     return False
 
 
+# The one difference tolerated: the same errors, in the same order of fields, but items of
+# one list swapped (`nodes` entries of different types). Which item's error comes first is
+# decided by which DataLoader's database reply arrives first, on both sides; graphql-core
+# itself answers either way on reruns under load. Reported, never failing the test.
+LIST_ITEM_ORDER = "list item order"
+
+
+def _list_shape(error: dict[str, Any]) -> tuple[Any, ...]:
+    """The error's path with list indexes wildcarded, and everything else about it."""
+    path = tuple("*" if isinstance(key, int) else key for key in error.get("path") or ())
+    rest = {key: value for key, value in error.items() if key not in ("path", "locations")}
+    return path, encoded(rest)
+
+
 def kind_of(expected: dict[str, Any], got: dict[str, Any]) -> str:
     """What kind of difference two different responses show, for the report."""
     if "raised" in expected or "raised" in got:
@@ -232,6 +247,8 @@ def kind_of(expected: dict[str, Any], got: dict[str, Any]) -> str:
     want_set = Counter(encoded(e) for e in wanted)
     have_set = Counter(encoded(e) for e in have)
     if want_set == have_set:
+        if [_list_shape(e) for e in wanted] == [_list_shape(e) for e in have]:
+            return LIST_ITEM_ORDER
         return "error order"
     extra = [e for e in have if encoded(e) in have_set - want_set]
     missing = [e for e in wanted if encoded(e) in want_set - have_set]
@@ -861,6 +878,9 @@ async def test_engine_answers_like_graphql_core(world: World) -> None:
         f"them in {path}"
     )
     print(summary)
+    failing = [m for m in mismatches if m.kind != LIST_ITEM_ORDER]
+    if not failing:
+        return  # only list items swapped by database timing (see LIST_ITEM_ORDER)
     shown = "\n\n".join(m.report() for m in [*reduced, *rest][:8])
     pytest.fail(f"{summary}\n\n{shown}", pytrace=False)
 
@@ -894,6 +914,11 @@ def test_the_comparison_reports_differences() -> None:
 
     swapped = ExecutionResult({"a": 1}, [other, error])
     assert kind(ExecutionResult({"a": 1}, [error, other]), swapped) == "error order"
+    # Two items of one list swapped: the tolerated kind; across fields it is not.
+    first = GraphQLError("No object with this ID.", path=["nodes", 0], nodes=[node])
+    third = GraphQLError("No object with this ID.", path=["nodes", 2], nodes=[node])
+    items = ExecutionResult({"a": 1}, [first, third])
+    assert kind(items, ExecutionResult({"a": 1}, [third, first])) == LIST_ITEM_ORDER
     assert kind(base, ExecutionResult({"a": 2, "b": [{"c": "1.50"}]}, [error])) == "data"
     assert kind(base, RuntimeError("boom")) == "raised"
     assert kind(base, ExecutionResult(base.data, [moved])) == "errors"
