@@ -16,7 +16,8 @@ still shows it (a few of them), and written to one report (DIFFERENTIAL_REPORT, 
 in the temp dir). Any mismatch fails the test, error order and which errors a propagated null
 hides included (the engine starts and records awaits in graphql-core's loop-turn order, see
 engine/waves.py), except one kind that database timing decides on both sides: items of one
-list whose errors come in another order (LIST_ITEM_ORDER), reported but not failing. `-s` shows the counts: documents, executions, error codes, mismatches.
+list whose errors come in another order (LIST_ITEM_ORDER), reported but not failing. `-s`
+shows the counts: documents, executions, error codes, mismatches.
 """
 
 from __future__ import annotations
