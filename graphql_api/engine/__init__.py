@@ -39,13 +39,14 @@ from graphql_api.engine.plan import Compiler, ObjectPlan, Unsupported
 from graphql_api.engine.run import (
     Execution,
     InfoFactory,
+    Meter,
     build_object_runner,
     default_info,
     field_error,
     run_field,
 )
 
-__all__ = ["Engine", "InfoFactory"]
+__all__ = ["Engine", "InfoFactory", "Meter"]
 
 log = logging.getLogger("graphql_api.engine")
 
@@ -189,7 +190,9 @@ class Engine:
         operation_name: str | None = None,
         root_value: Any = None,
         extensions: dict[str, Any] | None = None,
+        meter: Meter | None = None,
     ) -> ExecutionResult | Awaitable[ExecutionResult]:
+        """Execute; `meter`, when given, counts the objects built (not on the fallback)."""
         entry = self._entry(document, operation_name)
         operation = entry.operation
         if operation is None:
@@ -198,7 +201,7 @@ class Engine:
         if isinstance(variables, list):
             return ExecutionResult(None, variables)
         return self._execute(
-            entry, variables, context_value, variable_values, root_value, extensions
+            entry, variables, context_value, variable_values, root_value, extensions, meter
         )
 
     def _execute(
@@ -209,6 +212,7 @@ class Engine:
         variable_values: dict[str, Any] | None,
         root_value: Any,
         extensions: dict[str, Any] | None,
+        meter: Meter | None = None,
     ) -> ExecutionResult | Awaitable[ExecutionResult]:
         """Run an operation whose variables are coerced (`variable_values`: as received)."""
         operation = entry.operation
@@ -228,6 +232,7 @@ class Engine:
             root_value,
             self.make_info,
             extensions,
+            meter,
         )
         if operation.operation is OperationType.MUTATION:
             return self._serially(plan, execution)
@@ -258,6 +263,7 @@ class Engine:
         """Mutations: each root field, with everything under it, before the next one."""
         out: dict[str, Any] = {}
         execution.data = out
+        execution.meter.objects += 1  # the root, as a query's root runner counts it
         root_value = execution.root_value
         try:
             for root_field in plan.fields:

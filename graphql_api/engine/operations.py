@@ -18,7 +18,7 @@ from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRul
 
 from graphql_api.core.errors import ErrorCode
 from graphql_api.core.ratelimit import Throttle
-from graphql_api.engine import Engine, InfoFactory
+from graphql_api.engine import Engine, InfoFactory, Meter
 from graphql_api.engine.cost import CostModel, returned_objects
 from graphql_api.engine.documents import DocumentCache, PreparedDocument
 from graphql_api.engine.rules import (
@@ -71,14 +71,22 @@ class RateLimited(RequestError):
 Admit = Callable[[Any, int], Awaitable[Throttle]]
 
 
-def cost_report(requested: int, data: Any, throttle: Throttle) -> dict[str, Any]:
+def cost_report(requested: int, actual: int | None, throttle: Throttle) -> dict[str, Any]:
     """Shopify's `extensions.cost`: what was charged, what was returned, what is left."""
     return {
         "requestedQueryCost": requested,
-        # The root object is not counted in the price.
-        "actualQueryCost": None if data is None else returned_objects(data) - 1,
+        "actualQueryCost": actual,
         "throttleStatus": throttle.status(),
     }
+
+
+def _actual_cost(meter: Meter, data: Any) -> int | None:
+    """Objects returned, the root not counted (as in the price): counted by the engine as
+    it built them, or by walking the response where graphql-core ran (introspection)."""
+    if data is None:
+        return None
+    objects = meter.objects or returned_objects(data)
+    return objects - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +210,7 @@ class Operations:
         throttle = await self._charge(context, prepared)
         document = prepared.document.document
         assert document is not None
+        meter = Meter() if throttle is not None else None
         result = self.engine.execute(
             document,
             context_value=context,
@@ -209,6 +218,7 @@ class Operations:
             operation_name=prepared.operation_name,
             root_value=root_value,
             extensions=extensions,
+            meter=meter,
         )
         if isawaitable(result):
             try:
@@ -218,7 +228,8 @@ class Operations:
                 # The engine cancelled what was still running (a write rolled back).
                 result = ExecutionResult(None, [timed_out(self.limits.timeout_seconds)])
         if throttle is not None:
-            report = cost_report(prepared.cost, result.data, throttle)
+            assert meter is not None
+            report = cost_report(prepared.cost, _actual_cost(meter, result.data), throttle)
             result.extensions = {**(result.extensions or {}), "cost": report}
         return result
 

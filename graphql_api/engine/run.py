@@ -65,6 +65,19 @@ def is_awaitable(value: Any) -> bool:
     return known
 
 
+class Meter:
+    """What an execution returned, counted as it is built: objects (for `actualQueryCost`)."""
+
+    __slots__ = ("objects",)
+
+    def __init__(self) -> None:
+        self.objects = 0
+
+
+# Counts for executions nobody asked to meter (never read).
+_UNREAD = Meter()
+
+
 class Execution:
     """The state of one execution of a plan (one request, or one subscription event)."""
 
@@ -80,6 +93,7 @@ class Execution:
         "helpers",
         "infos",
         "make_info",
+        "meter",
         "operation",
         "pending",
         "root_value",
@@ -98,10 +112,12 @@ class Execution:
         root_value: Any,
         make_info: InfoFactory,
         extensions: dict[str, Any] | None = None,
+        meter: Meter | None = None,
     ) -> None:
         self.schema = schema
         self.make_info = make_info
         self.extensions = extensions
+        self.meter = meter or _UNREAD
         self.operation = operation
         self.fragments = fragments
         self.variables = variables
@@ -358,6 +374,7 @@ def build_object_runner(plan: ObjectPlan) -> None:
     fields = plan.fields
 
     def careful(source: Any, path: Path | None, execution: Execution) -> dict[str, Any]:
+        execution.meter.objects += 1
         out: dict[str, Any] = {}
         for field in fields:
             try:
@@ -412,6 +429,7 @@ def build_object_runner(plan: ObjectPlan) -> None:
         lines.append("    except Exception:")
         lines.append("        return careful(source, path, execution)")
     lines.append("    out = {" + ", ".join(items) + "}")
+    lines.append("    execution.meter.objects += 1")
     lines.extend(slow)
     lines.append("    return out")
     exec("\n".join(lines), namespace)  # noqa: S102 (code built from the plan, no input)
