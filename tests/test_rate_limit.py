@@ -163,3 +163,27 @@ async def test_two_instances_share_one_budget_then_429_then_served_after_retry_a
     served = await http.post("/graphql", json={"query": TERMS})
     assert served.status_code == 200
     assert "errors" not in served.json()
+
+
+def test_subscribing_is_charged_like_a_query(settings: Settings) -> None:
+    from graphql_api.face.app import create_app
+    from tests.test_subscriptions import TestClient, close, connect, receive, subscribe
+
+    one_at_a_time = dataclasses.replace(
+        settings, rate_limit=True, budget_anonymous=Budget(1, 0.001)
+    )
+    query = "subscription { announcementPublished { id } }"  # costs 1
+    with TestClient(create_app(one_at_a_time)) as client:
+        ws = connect(client)
+        try:
+            subscribe(ws, "first", query)
+            subscribe(ws, "second", query)
+            refused = receive(ws)
+            # graphql-transport-ws refuses an operation that cannot start with `error`.
+            assert refused["id"] == "second"
+            assert refused["type"] == "error"
+            [error] = refused["payload"]
+            assert error["extensions"]["code"] == "RATE_LIMITED"
+            assert error["extensions"]["cost"]["requestedQueryCost"] == 1
+        finally:
+            close(ws)
