@@ -234,7 +234,9 @@ def _with_tokens(count: int) -> str:
     return text
 
 
-async def test_token_limit_at_its_boundary(client: httpx.AsyncClient) -> None:
+async def test_token_limit_at_its_boundary(
+    client: httpx.AsyncClient, sql: StatementCounter
+) -> None:
     from graphql_api.engine.documents import MAX_TOKENS
 
     # At the limit the document parses (then fails validation: `$v` is unused) ...
@@ -246,3 +248,4 @@ async def test_token_limit_at_its_boundary(client: httpx.AsyncClient) -> None:
     [error] = over["errors"]
     assert error["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
     assert f"more than {MAX_TOKENS} tokens" in error["message"]
+    assert sql.count == 0

@@ -187,3 +187,15 @@ def test_subscribing_is_charged_like_a_query(settings: Settings) -> None:
             assert error["extensions"]["cost"]["requestedQueryCost"] == 1
         finally:
             close(ws)
+
+
+async def test_readiness_says_when_buckets_are_per_process(
+    instances: list[tuple[Starlette, httpx.AsyncClient]],
+) -> None:
+    app, http = instances[0]
+    shared = (await http.get("/health/ready")).json()
+    assert shared["rateLimiter"] == "shared"
+    app.state.rate_limiter.degraded = True  # as after a failed charge (see the unit test)
+    degraded = await http.get("/health/ready")
+    assert degraded.json()["rateLimiter"] == "per-process"
+    assert degraded.status_code == 200  # degraded, not down: the API keeps serving
