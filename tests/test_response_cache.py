@@ -76,6 +76,9 @@ async def test_a_cached_anonymous_read_sends_no_sql_and_counts_a_hit(
     assert sql.count == 0
     assert cache.hits == 1
     assert second["data"] == first["data"]
+    ready = (await client.get("/health/ready")).json()
+    assert ready["responseCache"]["hits"] == 1
+    assert ready["responseCache"]["misses"] == 1
 
 
 async def test_cache_status_is_reported_only_when_asked(
