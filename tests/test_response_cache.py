@@ -224,13 +224,15 @@ async def test_a_moved_shared_generation_alone_stops_hits(
 # The cache on its own (no app): the races a request cannot stage reliably.
 
 
-def bare_cache(changes: Changes, *, max_bytes: int = 10_000) -> ResponseCache:
+def bare_cache(
+    changes: Changes, *, max_bytes: int = 10_000, max_age_seconds: float = 60
+) -> ResponseCache:
     return ResponseCache(
         rules=CacheRules(scope=lambda context: "public", report=lambda context: True),
         changes=changes,
         shared_generation=None,
         max_bytes=max_bytes,
-        max_age_seconds=60,
+        max_age_seconds=max_age_seconds,
     )
 
 
@@ -276,6 +278,18 @@ async def test_the_level_is_bounded_by_bytes_least_recently_used_first() -> None
     assert cache.bytes <= 100
     assert await serve(cache, run, {"n": 0}) == MISS  # the oldest went first
     assert await serve(cache, run, {"n": 2}) == HIT
+
+
+async def test_an_entry_past_its_max_age_is_not_served() -> None:
+    cache = bare_cache(Changes(), max_age_seconds=0.05)
+
+    async def run() -> Outcome:
+        return ExecutionResult({"x": 1}), 1
+
+    assert await serve(cache, run) == MISS
+    assert await serve(cache, run) == HIT
+    await asyncio.sleep(0.06)
+    assert await serve(cache, run) == MISS
 
 
 async def test_results_with_errors_are_not_stored() -> None:
