@@ -214,6 +214,7 @@ class Operations:
         A cached answer is still charged (the budget protects the API, not only the
         database); the cache sits between the charge and the engine."""
         throttle = await self._charge(context, prepared)
+        cache = self.response_cache
 
         def run() -> Awaitable[Outcome]:
             return self._run(
@@ -222,10 +223,10 @@ class Operations:
                 variables=variables,
                 root_value=root_value,
                 extensions=extensions,
+                # A cached result keeps its actual cost for the hits' `extensions.cost`.
                 metered=throttle is not None or cache is not None,
             )
 
-        cache = self.response_cache
         status: str | None = None
         if cache is None:
             result, actual = await run()
