@@ -6,6 +6,9 @@ request):
     EXPOSE_SQL_COUNT=true graphql-api serve &
     BENCH_TOKEN=<access token of a member> python bench/read_api.py --concurrency 32 --duration 10
 
+The response cache is on by default and answers anonymous scenarios from memory; start the
+server with RESPONSE_CACHE=false to measure (or compare with) uncached reads.
+
 With --dialect postgraphile it sends PostGraphile v4's dialect of the same page queries
 (same rows, same columns, same response shape) to another endpoint on the same database;
 bench/compare.py runs both servers side by side and checks the rows match first.

@@ -143,6 +143,11 @@ class Settings:
     budget_member: Budget = BUDGET_MEMBER
     budget_staff: Budget = BUDGET_STAFF
     budget_service: Budget = BUDGET_SERVICE
+    # Response cache (issue 12): anonymous queries' results, in process, bounded by bytes.
+    response_cache: bool = True
+    response_cache_max_bytes: int = 64 * 1024 * 1024
+    # The safety net, and how long an answer that depends on the clock may lag it.
+    response_cache_max_age_seconds: int = 60
     log_level: str = "INFO"
     trade_fee_bps: int = 10
     expose_sql_count: bool = False
@@ -234,6 +239,13 @@ class Settings:
             budget_member=_budget(source, "RATE_LIMIT_MEMBER", BUDGET_MEMBER),
             budget_staff=_budget(source, "RATE_LIMIT_STAFF", BUDGET_STAFF),
             budget_service=_budget(source, "RATE_LIMIT_SERVICE", BUDGET_SERVICE),
+            response_cache=_bool(source, "RESPONSE_CACHE", True),
+            response_cache_max_bytes=_int(
+                source, "RESPONSE_CACHE_MAX_BYTES", 64 * 1024 * 1024, low=0, high=2**40
+            ),
+            response_cache_max_age_seconds=_int(
+                source, "RESPONSE_CACHE_MAX_AGE_SECONDS", 60, low=1, high=7 * 24 * 3600
+            ),
             log_level=log_level,
             trade_fee_bps=_int(source, "TRADE_FEE_BPS", 10, low=0, high=1000),
             expose_sql_count=_bool(source, "EXPOSE_SQL_COUNT", False),

@@ -7,6 +7,7 @@ its errors, so a repeated bad document is rejected without being parsed again.
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ class PreparedDocument:
     operations: dict[str | None, OperationType] = field(default_factory=dict)
     # Operation name -> its price (engine/cost.py), compiled on first use.
     costs: dict[str | None, CostPlan] = field(default_factory=dict)
+    # sha256 of the query text (the response cache's key), computed once per document.
+    digest: str = ""
 
     def operation_type(self, name: str | None) -> OperationType | None:
         return self.operations.get(self.operation_name(name))
@@ -119,4 +122,5 @@ class DocumentCache:
             for node in document.definitions
             if isinstance(node, OperationDefinitionNode)
         }
-        return PreparedDocument(document, [], operations)
+        digest = hashlib.sha256(query.encode()).hexdigest()
+        return PreparedDocument(document, [], operations, digest=digest)

@@ -21,6 +21,7 @@ from graphql_api.core.ratelimit import Throttle
 from graphql_api.engine import Engine, InfoFactory, Meter
 from graphql_api.engine.cost import CostModel, returned_objects
 from graphql_api.engine.documents import DocumentCache, PreparedDocument
+from graphql_api.engine.response_cache import Outcome, ResponseCache
 from graphql_api.engine.rules import (
     MAX_ALIASES,
     MAX_DIRECTIVES,
@@ -167,6 +168,8 @@ class Operations:
         )
         # Set by the app once Redis is up (face/app.py); None: not rate limited.
         self.admit: Admit | None = None
+        # Set by the app when RESPONSE_CACHE is on (face/app.py); None: nothing is cached.
+        self.response_cache: ResponseCache | None = None
         self.engine = Engine(schema, make_info=make_info, fallback_kwargs=fallback_kwargs)
 
     def prepare(
@@ -206,11 +209,60 @@ class Operations:
         root_value: Any = None,
         extensions: dict[str, Any] | None = None,
     ) -> ExecutionResult:
-        """A query or mutation; RateLimited before it runs when the caller's budget is short."""
+        """A query or mutation; RateLimited before it runs when the caller's budget is short.
+
+        A cached answer is still charged (the budget protects the API, not only the
+        database); the cache sits between the charge and the engine."""
         throttle = await self._charge(context, prepared)
+        cache = self.response_cache
+
+        def run() -> Awaitable[Outcome]:
+            return self._run(
+                prepared,
+                context=context,
+                variables=variables,
+                root_value=root_value,
+                extensions=extensions,
+                # A cached result keeps its actual cost for the hits' `extensions.cost`.
+                metered=throttle is not None or cache is not None,
+            )
+
+        status: str | None = None
+        if cache is None:
+            result, actual = await run()
+        else:
+            served = await cache.serve(
+                context=context,
+                is_query=prepared.operation_type is OperationType.QUERY,
+                digest=prepared.document.digest,
+                operation_name=prepared.document.operation_name(prepared.operation_name),
+                variables=variables,
+                run=run,
+            )
+            result, actual = served.result, served.actual_cost
+            if cache.rules.report(context):
+                status = served.status
+        if throttle is not None:
+            report = cost_report(prepared.cost, actual, throttle)
+            result.extensions = {**(result.extensions or {}), "cost": report}
+        if status is not None:
+            result.extensions = {**(result.extensions or {}), "cacheStatus": status}
+        return result
+
+    async def _run(
+        self,
+        prepared: Prepared,
+        *,
+        context: Any,
+        variables: dict[str, Any] | None,
+        root_value: Any,
+        extensions: dict[str, Any] | None,
+        metered: bool,
+    ) -> Outcome:
+        """Run the engine within the deadline: the result and its actual cost (if metered)."""
         document = prepared.document.document
         assert document is not None
-        meter = Meter() if throttle is not None else None
+        meter = Meter() if metered else None
         result = self.engine.execute(
             document,
             context_value=context,
@@ -227,11 +279,8 @@ class Operations:
             except TimeoutError:
                 # The engine cancelled what was still running (a write rolled back).
                 result = ExecutionResult(None, [timed_out(self.limits.timeout_seconds)])
-        if throttle is not None:
-            assert meter is not None
-            report = cost_report(prepared.cost, _actual_cost(meter, result.data), throttle)
-            result.extensions = {**(result.extensions or {}), "cost": report}
-        return result
+        actual = _actual_cost(meter, result.data) if meter is not None else None
+        return result, actual
 
     async def _charge(self, context: Any, prepared: Prepared) -> Throttle | None:
         if self.admit is None:

@@ -17,12 +17,14 @@ from graphql_api.core.auth.api_keys import LastUseFlusher
 from graphql_api.core.auth.authenticate import PrincipalCache, authenticate
 from graphql_api.core.auth.revocations import RevokedSessions
 from graphql_api.core.broker import Broker
+from graphql_api.core.changes import DATA_CHANGED, redis_announcer, shared_generation
 from graphql_api.core.config import Environment, Settings
 from graphql_api.core.db.engine import Database
 from graphql_api.core.events import SESSION_REVOKED, redis_publisher
 from graphql_api.core.pagination import DEFAULT_PAGE_SIZE
 from graphql_api.core.ratelimit import Budgets, RateLimiter, Throttle
 from graphql_api.engine.operations import Admit, Limits
+from graphql_api.engine.response_cache import CacheRules, ResponseCache
 from graphql_api.face import health
 from graphql_api.face.graphql_view import GraphQLView
 from graphql_api.face.persisted import PersistedDocuments
@@ -93,6 +95,29 @@ def admission(limiter: RateLimiter, budgets: Budgets) -> Admit:
     return admit
 
 
+# The request header asking for `extensions.cacheStatus` (README "Response cache").
+CACHE_STATUS_HEADER = "x-cache-status"
+
+
+def _cache_scope(context: Context) -> str | None:
+    # Every anonymous caller sees the same data; anyone else is not cached in this slice.
+    return "public" if context.principal.is_anonymous else None
+
+
+def _wants_cache_status(context: Context) -> bool:
+    return context.request.headers.get(CACHE_STATUS_HEADER) == "1"
+
+
+def response_cache(settings: Settings, db: Database, redis: Redis) -> ResponseCache:
+    return ResponseCache(
+        rules=CacheRules(scope=_cache_scope, report=_wants_cache_status),
+        changes=db.changes,
+        shared_generation=shared_generation(redis),
+        max_bytes=settings.response_cache_max_bytes,
+        max_age_seconds=settings.response_cache_max_age_seconds,
+    )
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the app. `uvicorn --factory graphql_api.face.app:create_app` reads env settings."""
     settings = settings or Settings.from_env()
@@ -117,6 +142,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.db = Database(settings)
         app.state.redis = Redis.from_url(redis_url, health_check_interval=30)
         app.state.db.publisher = redis_publisher(app.state.redis)
+        # Every committed change moves the shared data generation and is announced, whether
+        # or not this instance caches: other instances may (core/changes.py).
+        app.state.db.announce = redis_announcer(
+            redis=app.state.redis,
+            publisher=app.state.db.publisher,
+            origin=app.state.db.changes.origin,
+        )
         # API keys' last use: batched from Redis into the database every 30 s and at exit.
         last_use_flusher = LastUseFlusher(app.state.db, app.state.redis)
         last_use_flusher.start()
@@ -128,6 +160,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             SESSION_REVOKED, app.state.revoked_sessions.on_event(app.state.redis)
         )
         await app.state.revoked_sessions.load(app.state.redis)
+        app.state.broker.listen(DATA_CHANGED, app.state.db.changes.on_event())
+        if settings.response_cache:
+            view.operations.response_cache = response_cache(settings, app.state.db, app.state.redis)
         await app.state.broker.start()
         undo_drain = install_drain_on_exit_signals(app.state.broker)
         app.state.operations = view.operations  # the one execution path (tests tune it)

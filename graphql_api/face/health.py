@@ -29,7 +29,8 @@ async def _check(name: str, probe: Awaitable[object] | object) -> tuple[str, str
 
 async def ready(request: Request) -> JSONResponse:
     """200 when PostgreSQL and Redis answer and the subscription broker is subscribed to
-    Redis, else 503 naming the failing part (the broker: starting/reconnecting/draining)."""
+    Redis, else 503 naming the failing part (the broker: starting/reconnecting/draining).
+    Also summarizes this process's rate limiter, subscriptions and response cache."""
     state = request.app.state
     results = dict(
         await asyncio.gather(
@@ -46,6 +47,10 @@ async def ready(request: Request) -> JSONResponse:
     if broker is not None:
         results["broker"] = broker.state.value
         body["subscriptions"] = broker.subscription_count
+    cache = getattr(getattr(state, "operations", None), "response_cache", None)
+    if cache is not None:
+        # Hits, misses, stores, invalidations, evictions... of this process (issue 12).
+        body["responseCache"] = cache.counters()
     healthy = all(value == "ok" for value in results.values())
     return JSONResponse(
         {"status": "ok" if healthy else "unavailable", "checks": results, **body},

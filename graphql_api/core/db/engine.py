@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
+from graphql_api.core.changes import Announcer, Changes
 from graphql_api.core.config import Settings
 from graphql_api.core.db.rows import (
     Query,
@@ -62,6 +64,26 @@ def _install_slow_query_log(engine: Engine, threshold_ms: int) -> None:
                 "slow query",
                 extra={"duration_ms": round(elapsed_ms, 1), "statement": statement[:2000]},
             )
+
+
+_CHANGED = "changed"
+
+
+class _WriteSession(Session):
+    """The writer's session: notes whether its transaction changed anything (see write())."""
+
+
+@event.listens_for(_WriteSession, "after_flush")
+def _flushed(session: Session, flush_context: UOWTransaction) -> None:
+    session.info[_CHANGED] = True
+
+
+@event.listens_for(_WriteSession, "do_orm_execute")
+def _executed(state: ORMExecuteState) -> None:
+    # INSERT/UPDATE/DELETE statements and anything that is not a plain SELECT (text(),
+    # functions) count as changes: invalidating too much is safe, too little is not.
+    if not state.is_select:
+        state.session.info[_CHANGED] = True
 
 
 def _engine(url: str, settings: Settings, *, read_only: bool = False) -> AsyncEngine:
@@ -110,7 +132,13 @@ class Database:
         )
         # Set by the app once Redis is up; None publishes nothing (CLI, seed).
         self.publisher: Publisher | None = None
-        self._writer = async_sessionmaker(self.engine, expire_on_commit=False)
+        # The data generation caches compare (core/changes.py), moved after every commit
+        # that changed anything; `announce` (set by the app) tells the other instances.
+        self.changes = Changes()
+        self.announce: Announcer | None = None
+        self._writer = async_sessionmaker(
+            self.engine, expire_on_commit=False, sync_session_class=_WriteSession
+        )
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     def engines(self) -> tuple[AsyncEngine, ...]:
@@ -145,11 +173,23 @@ class Database:
         """A session in a transaction: committed when the block ends, rolled back on error.
 
         Events queued with `graphql_api.core.events.emit` are published after the commit.
+        A transaction that changed anything moves the data generation first (no await
+        between the COMMIT and the bump, so no read in this process can store a result
+        under the old generation afterwards), and is announced to the other instances
+        before the block returns.
         """
         async with self._writer() as session:
             async with session.begin():
                 yield session
+            changed = session.info.pop(_CHANGED, False)
+            if changed:
+                self.changes.bump()
             pending = take_pending(session)
+        if changed and self.announce is not None:
+            try:
+                await self.announce()
+            except Exception:  # committed; a lost announcement must not undo the write
+                log.exception("could not announce a data change")
         for topic, payload in pending:
             if self.publisher is None:
                 continue

@@ -1,0 +1,224 @@
+"""The response cache's first level: whole query results, in process (issue 12, first slice).
+
+Only callers in a shared scope are served from it; the face decides the scope from the
+context (`CacheRules.scope`; today: anonymous callers are "public", everyone else
+bypasses). Key: the scope, the sha256 of the query text, the operation name and the
+canonical JSON of the variables. Bounded by the bytes of the encoded responses (LRU).
+
+Never stale, by generations (core/changes.py):
+- the whole level is dropped whenever this instance's data generation moves (a committed
+  write here, or DATA_CHANGED heard from another instance);
+- a miss stores its result only if the local generation did not move while it ran (a write
+  racing the read must not put the old value back);
+- every entry remembers the shared generation (Redis) it was read under; a hit first reads
+  the shared generation and serves the entry only if it is the same, so a write on another
+  instance is seen as soon as that write has returned, before its event arrives. Redis
+  unable to answer: the request bypasses the cache.
+Concurrent misses on one key run the query once (one future per key and generations).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+from graphql import ExecutionResult
+
+from graphql_api.core.changes import Changes
+
+HIT: Final = "HIT"
+MISS: Final = "MISS"
+BYPASS: Final = "BYPASS"
+
+# A result and its actual cost (objects returned, for `extensions.cost`).
+Outcome = tuple[ExecutionResult, int | None]
+Run = Callable[[], Awaitable[Outcome]]
+SharedGeneration = Callable[[], Awaitable[int | None]]
+# (scope, sha256 of the query, operation name, canonical JSON of the variables)
+Key = tuple[str, str, str | None, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class CacheRules:
+    """What the face decides about a request (the engine knows no principals nor headers)."""
+
+    # The context's shared scope ("public"), or None: this caller is never cached.
+    scope: Callable[[Any], str | None]
+    # Whether the client asked for `extensions.cacheStatus`.
+    report: Callable[[Any], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    data: dict[str, Any]
+    actual_cost: int | None
+    shared_generation: int
+    size: int
+    stored_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    result: ExecutionResult
+    actual_cost: int | None
+    status: str
+
+
+def canonical_variables(variables: Mapping[str, Any] | None) -> bytes | None:
+    """Sorted-key JSON of the variables; None when they cannot be encoded (then bypass)."""
+    try:
+        return orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return None
+
+
+class ResponseCache:
+    def __init__(
+        self,
+        *,
+        rules: CacheRules,
+        changes: Changes,
+        shared_generation: SharedGeneration | None,
+        max_bytes: int,
+        max_age_seconds: float,
+    ) -> None:
+        self.rules = rules
+        self.max_bytes = max_bytes
+        # The safety net, and the bound on answers that depend on the clock (a call's
+        # effective status turns CLOSED when its deadline passes without any write).
+        self.max_age_seconds = max_age_seconds
+        self._changes = changes
+        self._shared = shared_generation
+        self._entries: OrderedDict[Key, Entry] = OrderedDict()
+        self._flights: dict[tuple[Key, int, int], asyncio.Future[Outcome | None]] = {}
+        self.bytes = 0
+        self.hits = 0
+        self.misses = 0
+        self.stores = 0
+        self.invalidations = 0
+        self.evictions = 0
+        self.bypasses = 0
+        # Misses answered by another request's run of the same key (also counted as hits).
+        self.coalesced = 0
+        changes.listen(self.invalidate)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def counters(self) -> dict[str, int]:
+        return {
+            "hits": self.hits,
+            "misses": self.misses,
+            "stores": self.stores,
+            "invalidations": self.invalidations,
+            "evictions": self.evictions,
+            "bypasses": self.bypasses,
+            "coalesced": self.coalesced,
+            "entries": len(self._entries),
+            "bytes": self.bytes,
+        }
+
+    def invalidate(self) -> None:
+        """Drop the whole level: something was written (this slice has no finer tags)."""
+        self.invalidations += 1
+        self._entries.clear()
+        self.bytes = 0
+
+    async def serve(
+        self,
+        *,
+        context: Any,
+        is_query: bool,
+        digest: str,
+        operation_name: str | None,
+        variables: Mapping[str, Any] | None,
+        run: Run,
+    ) -> Served:
+        scope = self.rules.scope(context) if is_query else None
+        encoded = canonical_variables(variables) if scope is not None else None
+        if scope is None or encoded is None:
+            return await self._bypass(run)
+        # The local generation first: a write committing while Redis answers moves it.
+        local = self._changes.generation
+        shared = 0 if self._shared is None else await self._shared()
+        if shared is None:
+            return await self._bypass(run)
+        key: Key = (scope, digest, operation_name, encoded)
+        entry = self._fresh(key, shared)
+        if entry is not None:
+            self.hits += 1
+            return Served(ExecutionResult(entry.data), entry.actual_cost, HIT)
+        return await self._miss(key, local=local, shared=shared, run=run)
+
+    def _fresh(self, key: Key, shared: int) -> Entry | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry.shared_generation != shared:
+            # Another instance wrote and its event has not arrived yet: everything here
+            # predates that write.
+            self.invalidate()
+            return None
+        if time.monotonic() - entry.stored_at > self.max_age_seconds:
+            self._drop(key)
+            return None
+        self._entries.move_to_end(key)
+        return entry
+
+    async def _bypass(self, run: Run) -> Served:
+        self.bypasses += 1
+        result, actual = await run()
+        return Served(result, actual, BYPASS)
+
+    async def _miss(self, key: Key, *, local: int, shared: int, run: Run) -> Served:
+        flight_key = (key, local, shared)
+        flight = self._flights.get(flight_key)
+        if flight is not None:
+            # Shielded: this request going away must not cancel the others' run.
+            shared_outcome = await asyncio.shield(flight)
+            if shared_outcome is not None:
+                self.hits += 1
+                self.coalesced += 1
+                result, actual = shared_outcome
+                return Served(ExecutionResult(result.data, result.errors), actual, HIT)
+            # The first run failed or was cancelled: run it ourselves, uncached.
+            return await self._bypass(run)
+        self.misses += 1
+        flight = asyncio.get_running_loop().create_future()
+        self._flights[flight_key] = flight
+        outcome: Outcome | None = None
+        try:
+            outcome = await run()
+        finally:
+            del self._flights[flight_key]
+            flight.set_result(outcome)  # None: the others run it themselves
+        result, actual = outcome
+        if self._changes.generation == local:
+            self._store(key, result, actual, shared)
+        return Served(result, actual, MISS)
+
+    def _store(self, key: Key, result: ExecutionResult, actual: int | None, shared: int) -> None:
+        # Errors may be passing (a timeout, a failed connection): only clean answers stay.
+        if result.errors or result.data is None:
+            return
+        size = len(orjson.dumps(result.data))
+        if size > self.max_bytes:
+            return
+        self._drop(key)
+        self._entries[key] = Entry(result.data, actual, shared, size, time.monotonic())
+        self.bytes += size
+        self.stores += 1
+        while self.bytes > self.max_bytes:
+            _, evicted = self._entries.popitem(last=False)
+            self.bytes -= evicted.size
+            self.evictions += 1
+
+    def _drop(self, key: Key) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self.bytes -= entry.size

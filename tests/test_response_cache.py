@@ -1,0 +1,355 @@
+"""The response cache's first slice (issue 12): anonymous queries, in process, never stale."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from graphql import ExecutionResult
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+
+from graphql_api.core.changes import SHARED_KEY, Changes
+from graphql_api.core.config import Settings
+from graphql_api.engine.response_cache import (
+    BYPASS,
+    HIT,
+    MISS,
+    CacheRules,
+    Outcome,
+    ResponseCache,
+)
+from graphql_api.services.portfolios import update_prices
+from tests.auth_helpers import PASSWORD, REGISTER
+from tests.conftest import StatementCounter, act_as
+from tests.factories_portfolios import make_principal, make_securities
+
+SECURITIES = "query Prices { securities(first: 10) { edges { node { symbol lastPrice } } } }"
+ASK = {"x-cache-status": "1"}
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # The shared test settings keep the cache off; these tests are about it.
+    return dataclasses.replace(settings, response_cache=True)
+
+
+def cache_of(app: Starlette) -> ResponseCache:
+    cache = app.state.operations.response_cache
+    assert isinstance(cache, ResponseCache)
+    return cache
+
+
+async def read(http: httpx.AsyncClient, *, ask: bool = True) -> dict[str, Any]:
+    response = await http.post("/graphql", json={"query": SECURITIES}, headers=ASK if ask else {})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body
+    return body
+
+
+def prices(body: dict[str, Any]) -> dict[str, str]:
+    edges = body["data"]["securities"]["edges"]
+    return {edge["node"]["symbol"]: edge["node"]["lastPrice"] for edge in edges}
+
+
+async def test_a_cached_anonymous_read_sends_no_sql_and_counts_a_hit(
+    engine: AsyncEngine, app: Starlette, client: httpx.AsyncClient, sql: StatementCounter
+) -> None:
+    await make_securities(engine, 3)
+    first = await read(client)
+    assert first["extensions"]["cacheStatus"] == MISS
+    assert sql.count > 0
+    cache = cache_of(app)
+    assert (cache.misses, cache.stores, cache.hits) == (1, 1, 0)
+
+    sql.reset()
+    second = await read(client)
+    assert second["extensions"]["cacheStatus"] == HIT
+    assert sql.count == 0
+    assert cache.hits == 1
+    assert second["data"] == first["data"]
+    ready = (await client.get("/health/ready")).json()
+    assert ready["responseCache"]["hits"] == 1
+    assert ready["responseCache"]["misses"] == 1
+
+
+async def test_cache_status_is_reported_only_when_asked(
+    engine: AsyncEngine, client: httpx.AsyncClient
+) -> None:
+    await make_securities(engine, 1)
+    await read(client, ask=False)
+    body = await read(client, ask=False)
+    assert "cacheStatus" not in (body.get("extensions") or {})
+
+
+async def test_a_write_through_a_service_shows_in_the_next_read(
+    engine: AsyncEngine, app: Starlette, client: httpx.AsyncClient
+) -> None:
+    await make_securities(engine, 2)
+    await read(client)
+    assert (await read(client))["extensions"]["cacheStatus"] == HIT
+    invalidations = cache_of(app).invalidations
+
+    await update_prices(db=app.state.db, prices=[("S0000", Decimal("99.5"))])
+
+    after = await read(client)
+    assert after["extensions"]["cacheStatus"] == MISS
+    assert Decimal(prices(after)["S0000"]) == Decimal("99.5")
+    assert cache_of(app).invalidations > invalidations
+
+
+async def test_a_graphql_mutation_bypasses_and_invalidates(
+    engine: AsyncEngine, app: Starlette, client: httpx.AsyncClient
+) -> None:
+    await make_securities(engine, 1)
+    await read(client)
+    cache = cache_of(app)
+    before = (cache.invalidations, cache.stores, len(cache))
+    assert before[2] == 1
+    variables = {"input": {"email": "cache@example.test", "password": PASSWORD, "displayName": "C"}}
+    response = await client.post(
+        "/graphql", json={"query": REGISTER, "variables": variables}, headers=ASK
+    )
+    body = response.json()
+    assert body["data"]["register"]["errors"] == []
+    assert body["extensions"]["cacheStatus"] == BYPASS
+    # The account was written: the level was dropped, and nothing of the mutation stored.
+    assert cache.invalidations > before[0]
+    assert (cache.stores, len(cache)) == (before[1], 0)
+    assert (await read(client))["extensions"]["cacheStatus"] == MISS
+
+
+async def test_an_authenticated_read_bypasses(
+    engine: AsyncEngine, app: Starlette, client: httpx.AsyncClient, sql: StatementCounter
+) -> None:
+    await make_securities(engine, 1)
+    await read(client)  # cached for anonymous callers
+    act_as(app, await make_principal(engine))
+    sql.reset()
+    body = await read(client)
+    assert body["extensions"]["cacheStatus"] == BYPASS
+    assert sql.count > 0  # not served what anonymous callers got
+    assert cache_of(app).bypasses == 1
+
+
+async def test_a_transaction_that_changes_nothing_moves_no_generation(
+    engine: AsyncEngine, app: Starlette
+) -> None:
+    ids = await make_securities(engine, 1)
+    changes = app.state.db.changes
+    before = changes.generation
+    async with app.state.db.write() as session:
+        await session.execute(select(1))
+    assert changes.generation == before
+    await update_prices(db=app.state.db, prices=[("S0000", Decimal("12"))])
+    assert changes.generation == before + 1
+    assert ids
+
+
+async def test_concurrent_misses_on_one_key_run_the_query_once(
+    engine: AsyncEngine, app: Starlette, client: httpx.AsyncClient, sql: StatementCounter
+) -> None:
+    await make_securities(engine, 3)
+    await read(client)
+    once = sql.count
+    cache = cache_of(app)
+    cache.invalidate()
+    sql.reset()
+    misses = cache.misses
+
+    bodies = await asyncio.gather(*(read(client) for _ in range(10)))
+
+    assert sql.count == once
+    assert cache.misses == misses + 1
+    statuses = sorted(body["extensions"]["cacheStatus"] for body in bodies)
+    assert statuses == [HIT] * 9 + [MISS]
+    assert all(body["data"] == bodies[0]["data"] for body in bodies)
+    # Whether the others waited for the one run or came after it stored is up to timing
+    # here; test_concurrent_misses_share_one_run stages the overlap.
+
+
+@pytest.fixture
+async def instances(settings: Settings) -> AsyncIterator[list[tuple[Starlette, httpx.AsyncClient]]]:
+    """Two app instances (each its own cache) sharing PostgreSQL and Redis."""
+    from graphql_api.face.app import create_app
+
+    pair: list[tuple[Starlette, httpx.AsyncClient]] = []
+    async with AsyncExitStack() as stack:
+        for _ in range(2):
+            application = create_app(settings)
+            await stack.enter_async_context(application.router.lifespan_context(application))
+            transport = httpx.ASGITransport(app=application)
+            http = await stack.enter_async_context(
+                httpx.AsyncClient(transport=transport, base_url="http://testserver")
+            )
+            pair.append((application, http))
+        yield pair
+
+
+async def test_a_write_on_b_is_seen_on_a_as_soon_as_it_returned(
+    engine: AsyncEngine, instances: list[tuple[Starlette, httpx.AsyncClient]]
+) -> None:
+    (_, http_a), (app_b, _) = instances
+    await make_securities(engine, 2)
+    for round_ in range(20):
+        await read(http_a)
+        assert (await read(http_a))["extensions"]["cacheStatus"] == HIT
+        price = Decimal(100 + round_)
+        await update_prices(db=app_b.state.db, prices=[("S0001", price)])
+        # No wait for B's event: A's hit checks the shared generation first.
+        after = await read(http_a)
+        assert after["extensions"]["cacheStatus"] == MISS
+        assert Decimal(prices(after)["S0001"]) == price
+
+
+async def test_a_moved_shared_generation_alone_stops_hits(
+    engine: AsyncEngine, app: Starlette, client: httpx.AsyncClient
+) -> None:
+    """What makes the cross-instance case hold before the event arrives: only the Redis key
+    moves here (no event, no local write), and the hit is refused."""
+    await make_securities(engine, 1)
+    await read(client)
+    await app.state.redis.incr(SHARED_KEY)
+    assert (await read(client))["extensions"]["cacheStatus"] == MISS
+
+
+# The cache on its own (no app): the races a request cannot stage reliably.
+
+
+def bare_cache(
+    changes: Changes, *, max_bytes: int = 10_000, max_age_seconds: float = 60
+) -> ResponseCache:
+    return ResponseCache(
+        rules=CacheRules(scope=lambda context: "public", report=lambda context: True),
+        changes=changes,
+        shared_generation=None,
+        max_bytes=max_bytes,
+        max_age_seconds=max_age_seconds,
+    )
+
+
+async def serve(cache: ResponseCache, run: Any, variables: dict[str, Any] | None = None) -> str:
+    served = await cache.serve(
+        context=None,
+        is_query=True,
+        digest="d",
+        operation_name=None,
+        variables=variables,
+        run=run,
+    )
+    return served.status
+
+
+async def test_a_write_racing_a_read_keeps_its_result_out() -> None:
+    changes = Changes()
+    cache = bare_cache(changes)
+
+    async def run_while_a_write_commits() -> Outcome:
+        changes.bump()  # a write committed while the read ran
+        return ExecutionResult({"old": 1}), 1
+
+    assert await serve(cache, run_while_a_write_commits) == MISS
+    assert (cache.stores, len(cache)) == (0, 0)
+
+    async def run() -> Outcome:
+        return ExecutionResult({"new": 1}), 1
+
+    assert await serve(cache, run) == MISS
+    assert await serve(cache, run) == HIT
+
+
+async def test_the_level_is_bounded_by_bytes_least_recently_used_first() -> None:
+    cache = bare_cache(Changes(), max_bytes=100)
+
+    async def run() -> Outcome:
+        return ExecutionResult({"x": "y" * 30}), 1  # 40 bytes encoded
+
+    for n in range(3):
+        await serve(cache, run, {"n": n})
+    assert cache.evictions == 1
+    assert cache.bytes <= 100
+    assert await serve(cache, run, {"n": 0}) == MISS  # the oldest went first
+    assert await serve(cache, run, {"n": 2}) == HIT
+
+
+async def test_an_entry_past_its_max_age_is_not_served() -> None:
+    cache = bare_cache(Changes(), max_age_seconds=0.05)
+
+    async def run() -> Outcome:
+        return ExecutionResult({"x": 1}), 1
+
+    assert await serve(cache, run) == MISS
+    assert await serve(cache, run) == HIT
+    await asyncio.sleep(0.06)
+    assert await serve(cache, run) == MISS
+
+
+async def test_results_with_errors_are_not_stored() -> None:
+    cache = bare_cache(Changes())
+
+    async def failing() -> Outcome:
+        return ExecutionResult(None, []), None
+
+    await serve(cache, failing)
+    assert cache.stores == 0
+
+
+async def test_variables_are_keyed_canonically() -> None:
+    cache = bare_cache(Changes())
+
+    async def run() -> Outcome:
+        return ExecutionResult({"x": 1}), 1
+
+    assert await serve(cache, run, {"a": 1, "b": {"c": 2, "d": 3}}) == MISS
+    assert await serve(cache, run, {"b": {"d": 3, "c": 2}, "a": 1}) == HIT
+    assert await serve(cache, run, {"a": 2, "b": {"c": 2, "d": 3}}) == MISS
+
+
+async def test_concurrent_misses_share_one_run() -> None:
+    cache = bare_cache(Changes())
+    release = asyncio.Event()
+    runs = 0
+
+    async def slow() -> Outcome:
+        nonlocal runs
+        runs += 1
+        await release.wait()
+        return ExecutionResult({"x": 1}), 1
+
+    waiting = [asyncio.create_task(serve(cache, slow)) for _ in range(5)]
+    await asyncio.sleep(0)  # all five are now waiting on the one run
+    release.set()
+    statuses = await asyncio.gather(*waiting)
+    assert runs == 1
+    assert sorted(statuses) == [HIT] * 4 + [MISS]
+    assert (cache.misses, cache.coalesced) == (1, 4)
+
+
+async def test_a_cancelled_run_lets_the_waiting_requests_run_their_own() -> None:
+    cache = bare_cache(Changes())
+    started = asyncio.Event()
+    runs = 0
+
+    async def run() -> Outcome:
+        nonlocal runs
+        runs += 1
+        started.set()
+        if runs == 1:
+            await asyncio.sleep(10)  # the first request goes away meanwhile
+        return ExecutionResult({"x": 1}), 1
+
+    first = asyncio.create_task(serve(cache, run))
+    await started.wait()
+    second = asyncio.create_task(serve(cache, run))
+    await asyncio.sleep(0)
+    first.cancel()
+    assert await second == BYPASS
+    assert runs == 2
