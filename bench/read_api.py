@@ -6,8 +6,8 @@ request):
     EXPOSE_SQL_COUNT=true graphql-api serve &
     BENCH_TOKEN=<access token of a member> python bench/read_api.py --concurrency 32 --duration 10
 
-The response cache is on by default and answers anonymous scenarios from memory; start the
-server with RESPONSE_CACHE=false to measure (or compare with) uncached reads.
+The response cache is off by default; a server started with RESPONSE_CACHE=true answers the
+anonymous scenarios from memory (measure both when comparing).
 
 With --dialect postgraphile it sends PostGraphile v4's dialect of the same page queries
 (same rows, same columns, same response shape) to another endpoint on the same database;
