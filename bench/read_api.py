@@ -1,9 +1,10 @@
 """Read-API benchmark: typical frontend page queries at a fixed concurrency.
 
 Run against a running server (start it with EXPOSE_SQL_COUNT=true to see statements per
-request):
+request; RATE_LIMIT=false, since one client address spends an anonymous budget within a
+second):
 
-    EXPOSE_SQL_COUNT=true graphql-api serve &
+    RATE_LIMIT=false EXPOSE_SQL_COUNT=true graphql-api serve &
     BENCH_TOKEN=<access token of a member> python bench/read_api.py --concurrency 32 --duration 10
 
 The response cache is off by default; a server started with RESPONSE_CACHE=true answers the

@@ -14,6 +14,7 @@ from strawberry.types.field import StrawberryField
 
 from graphql_api.core.ids import encode_id
 from graphql_api.core.pagination import Page, page_size
+from graphql_api.services.inputs import NOT_GIVEN, Maybe
 from schema.context import Context
 
 Info: TypeAlias = StrawberryInfo[Context, None]
@@ -50,6 +51,12 @@ def described_enum(
 T = TypeVar("T")
 A = TypeVar("A")
 R = TypeVar("R")
+
+
+def given(value: T) -> Maybe[T]:
+    """An optional input field as services take it: NOT_GIVEN when the client left it out
+    (Strawberry's UNSET), the value (None included: "clear it") otherwise."""
+    return NOT_GIVEN if value is strawberry.UNSET else value
 
 
 def later(future: Awaitable[T]) -> T:

@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from graphql_api.core.auth.principal import Principal
+from graphql_api.core.background import spawn
 from graphql_api.core.db.enums import Role
 
 log = logging.getLogger(__name__)
@@ -184,7 +185,8 @@ class RateLimiter:
             self._waiting.append((self._prefix + identity, cost, budget, future))
             if not self._sending:
                 self._sending = True
-                _background(self._send())
+                # Failures reach the waiting charges through their futures.
+                spawn(self._send(), failure="rate limiter: a batch of charges failed")
             allowed, left = await future
             available = float(left)
             ok = bool(allowed)
@@ -220,15 +222,6 @@ class RateLimiter:
                         future.set_result((result[2 * index], result[2 * index + 1]))
         finally:
             self._sending = False
-
-
-_tasks: set[asyncio.Future[Any]] = set()
-
-
-def _background(awaitable: Any) -> None:
-    task = asyncio.ensure_future(awaitable)
-    _tasks.add(task)
-    task.add_done_callback(_tasks.discard)
 
 
 @dataclass(frozen=True, slots=True)

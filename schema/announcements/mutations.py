@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import strawberry
 
@@ -28,15 +28,13 @@ from graphql_api.services.announcements import (
     AnnouncementChanges,
     NewAnnouncement,
 )
-from graphql_api.services.inputs import NOT_GIVEN, Invalid, Maybe, decode_global_id
+from graphql_api.services.inputs import NOT_GIVEN, Invalid, decode_global_id
 from loaders.written import refresh
 from schema.announcements.permissions import CanWriteAnnouncements
 from schema.announcements.types import AnnouncementType
 from schema.errors import UserError
 from schema.payloads import Payload
-from schema.types import Info
-
-T = TypeVar("T")
+from schema.types import Info, given
 
 _LIST_HINT = f"At most {MAX_LIST_ITEMS} items of 1 to {MAX_LIST_ITEM} characters"
 
@@ -147,10 +145,6 @@ class AnnouncementPayload(Payload):
     )
 
 
-def _given(value: T) -> Maybe[T]:
-    return NOT_GIVEN if value is strawberry.UNSET else value
-
-
 def _business_id(value: strawberry.ID | None) -> int | Invalid | None:
     if value is None:
         return None
@@ -176,20 +170,20 @@ def _new(data: CreateAnnouncementInput) -> NewAnnouncement:
 
 
 def _changes(data: UpdateAnnouncementInput) -> AnnouncementChanges:
-    business_id = _given(data.business_id)
+    business_id = given(data.business_id)
     return AnnouncementChanges(
-        title=_given(data.title),
-        body=_given(data.body),
-        organization=_given(data.organization),
-        category=_given(data.category),
-        target_industries=_given(data.target_industries),
-        target_sizes=_given(data.target_sizes),
-        regions=_given(data.regions),
-        budget=_given(data.budget),
-        opens_at=_given(data.opens_at),
-        closes_at=_given(data.closes_at),
-        source_url=_given(data.source_url),
-        keywords=_given(data.keywords),
+        title=given(data.title),
+        body=given(data.body),
+        organization=given(data.organization),
+        category=given(data.category),
+        target_industries=given(data.target_industries),
+        target_sizes=given(data.target_sizes),
+        regions=given(data.regions),
+        budget=given(data.budget),
+        opens_at=given(data.opens_at),
+        closes_at=given(data.closes_at),
+        source_url=given(data.source_url),
+        keywords=given(data.keywords),
         business_id=business_id if business_id is NOT_GIVEN else _business_id(business_id),
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import strawberry
 
@@ -26,15 +26,13 @@ from graphql_api.services.businesses import (
     BusinessChanges,
     NewBusiness,
 )
-from graphql_api.services.inputs import NOT_GIVEN, Invalid, Maybe, decode_global_id
+from graphql_api.services.inputs import Invalid, decode_global_id
 from loaders.written import refresh
 from schema.businesses.permissions import CanDecideApplications, CanManageBusinesses
 from schema.businesses.types import ApplicationType, BusinessType
 from schema.errors import UserError
 from schema.payloads import Payload
-from schema.types import Info
-
-T = TypeVar("T")
+from schema.types import Info, given
 
 
 @strawberry.input(description="A new business. A member becomes its owner.")
@@ -121,10 +119,6 @@ class ApplicationPayload(Payload):
     )
 
 
-def _given(value: T) -> Maybe[T]:
-    return NOT_GIVEN if value is strawberry.UNSET else value
-
-
 def _owner_id(value: strawberry.ID | None) -> int | Invalid | None:
     """None leaves the owner to the service: the caller."""
     return None if value is None else decode_global_id(value, "input.ownerId", type_name="User")
@@ -146,14 +140,14 @@ def _new(data: CreateBusinessInput) -> NewBusiness:
 
 def _changes(data: UpdateBusinessInput) -> BusinessChanges:
     return BusinessChanges(
-        name=_given(data.name),
-        registration_number=_given(data.registration_number),
-        industry=_given(data.industry),
-        size=_given(data.size),
-        region=_given(data.region),
-        founded_on=_given(data.founded_on),
-        employee_count=_given(data.employee_count),
-        annual_revenue=_given(data.annual_revenue),
+        name=given(data.name),
+        registration_number=given(data.registration_number),
+        industry=given(data.industry),
+        size=given(data.size),
+        region=given(data.region),
+        founded_on=given(data.founded_on),
+        employee_count=given(data.employee_count),
+        annual_revenue=given(data.annual_revenue),
     )
 
 

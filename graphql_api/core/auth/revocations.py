@@ -11,7 +11,6 @@ later loads it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -19,6 +18,8 @@ from typing import Any, Final
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from graphql_api.core.background import spawn
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class RevokedSessions:
             if isinstance(session, str) and session:
                 self.add(session)
                 remember = redis.set(KEY_PREFIX + session, "1", ex=int(self._ttl) + 1)
-                _background(remember)
+                spawn(remember, failure="could not keep a revoked session in Redis")
 
         return heard
 
@@ -91,18 +92,3 @@ class RevokedSessions:
         except RedisError:
             log.warning("could not load revoked sessions from Redis")
         return loaded
-
-
-_tasks: set[asyncio.Future[Any]] = set()
-
-
-def _background(awaitable: Any) -> None:
-    task = asyncio.ensure_future(awaitable)
-    _tasks.add(task)
-
-    def done(finished: asyncio.Future[Any]) -> None:
-        _tasks.discard(finished)
-        if not finished.cancelled() and finished.exception() is not None:
-            log.warning("could not keep a revoked session in Redis")
-
-    task.add_done_callback(done)
