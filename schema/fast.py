@@ -62,9 +62,8 @@ def _direct(field: StrawberryField) -> Resolver | None:
 
 
 def _static_func(resolver: Any) -> Callable[..., Any] | None:
-    if resolver.self_parameter is not None:
-        # A method resolver expects `self` as a Strawberry object, not the source row.
-        return None
+    # A method resolver is called like a parent-first function: Strawberry passes the
+    # source as `self` (the root value at the top level), and so does the engine.
     func: Any = resolver.wrapped_func
     if isinstance(func, classmethod):
         return None
@@ -74,8 +73,11 @@ def _static_func(resolver: Any) -> Callable[..., Any] | None:
 def _call_shape(resolver: Any, func: Callable[..., Any]) -> list[str] | None:
     """The argument names after (parent[, info]), or None if it is not called that way."""
     params = list(inspect.signature(func).parameters)
-    parent, info = resolver.parent_parameter, resolver.info_parameter
+    parent = resolver.self_parameter or resolver.parent_parameter
+    info = resolver.info_parameter
     if parent is None or not params or params[0] != parent.name:
+        return None
+    if resolver.self_parameter is not None and resolver.parent_parameter is not None:
         return None
     rest = params[1:]
     if info is not None:
@@ -124,7 +126,9 @@ def streamline(schema: strawberry.Schema) -> int:
 
 def _streamline_field(schema: strawberry.Schema, gql_field: GraphQLField) -> int:
     field = (gql_field.extensions or {}).get(_BACKREF)
-    if not isinstance(field, StrawberryField) or field.extensions:
+    if not isinstance(field, StrawberryField) or field.extensions or field.is_subscription:
+        # A subscription field's resolver is its event source; each event resolves to
+        # the event itself.
         return 0
     if field.arguments:
         return _mark_direct_with_arguments(schema, gql_field, field)
