@@ -33,7 +33,11 @@ from graphql import (
     GraphQLSchema,
     GraphQLSkipDirective,
     InlineFragmentNode,
+    ListValueNode,
+    ObjectValueNode,
     SelectionSetNode,
+    ValueNode,
+    VariableNode,
     is_abstract_type,
     is_leaf_type,
     is_list_type,
@@ -91,6 +95,7 @@ class FieldPlan(Position):
         "resolve",
         "return_type",
         "serialize",
+        "static_converted",
         "typename",
     )
 
@@ -123,6 +128,9 @@ class FieldPlan(Position):
         self.direct_async = False
         self.resolve: Callable[..., Any] | None = None
         self.args: dict[str, Any] | None = None  # constant arguments, when known statically
+        # Constant arguments converted for a direct resolver, when every value is immutable
+        # (so one dict may serve every request); see Execution.converted.
+        self.static_converted: dict[str, Any] | None = None
         self.leaf = False
         self.serialize: Serializer | None = None
         self.complete: Completer = _unset_completer
@@ -275,6 +283,10 @@ class Compiler:
             field.resolve = resolve
             if not has_args:
                 field.args = {}
+            elif len(field.nodes) == 1 and not any(
+                _uses_variables(argument.value) for argument in field.nodes[0].arguments or ()
+            ):
+                field.args = self._constant_arguments(definition, field.nodes[0])
             if direct is not None and (direct[3] is not None or not has_args):
                 field.direct, field.direct_info, field.direct_async, field.convert = direct
         unwrapped = definition.type
@@ -284,6 +296,16 @@ class Compiler:
             field.leaf = True
             field.serialize = serializer(unwrapped)
         field.complete = self.completer(definition.type, field, field)
+
+    def _constant_arguments(
+        self, definition: GraphQLField, node: FieldNode
+    ) -> dict[str, Any] | None:
+        """Arguments written as literals, coerced once per plan; None when coercion fails,
+        so the error is raised per execution, located at the field, as graphql-core does."""
+        try:
+            return get_argument_values(definition, node, self.variables)
+        except GraphQLError:
+            return None
 
     def completer(
         self, gql_type: GraphQLOutputType, field: FieldPlan, position: Position
@@ -346,6 +368,16 @@ class Compiler:
         from graphql_api.engine.completers import abstract_completer
 
         return abstract_completer(field, abstract_type, plan_for, self.schema)
+
+
+def _uses_variables(value: ValueNode) -> bool:
+    if isinstance(value, VariableNode):
+        return True
+    if isinstance(value, ListValueNode):
+        return any(map(_uses_variables, value.values))
+    if isinstance(value, ObjectValueNode):
+        return any(_uses_variables(field.value) for field in value.fields)
+    return False
 
 
 def invalid_return_type_error(

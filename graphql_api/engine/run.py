@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import date, datetime, time
+from decimal import Decimal
+from enum import Enum
 from functools import partial
 from inspect import CO_ITERABLE_COROUTINE
 from types import CoroutineType, GeneratorType
@@ -158,12 +161,18 @@ class Execution:
         return args
 
     def converted(self, field: FieldPlan) -> dict[str, Any]:
-        """A direct resolver's arguments, converted once per request (see core.resolver_marks)."""
+        """A direct resolver's arguments, converted once per request (see core.resolver_marks),
+        or once per plan when they are constants of the document and immutable."""
+        static = field.static_converted
+        if static is not None:
+            return static
         converted = self.converted_args.get(field)
         if converted is None:
             convert = field.convert
             assert convert is not None
             converted = self.converted_args[field] = convert(self.arguments(field))
+            if field.args is not None and all(map(_immutable, converted.values())):
+                field.static_converted = converted
         return converted
 
     # --- errors --------------------------------------------------------------------------
@@ -283,6 +292,17 @@ class Execution:
             return None
         entry.container[entry.key] = completed
         return None
+
+
+_IMMUTABLE = (type(None), bool, int, float, str, bytes, Enum, Decimal, datetime, date, time)
+
+
+def _immutable(value: Any) -> bool:
+    """Whether a converted argument may be shared by every request of a plan: resolvers
+    could change a list or an input object they were given, never these."""
+    if isinstance(value, tuple):
+        return all(map(_immutable, value))
+    return isinstance(value, _IMMUTABLE)
 
 
 async def _gather(values: Any) -> list[Any]:
