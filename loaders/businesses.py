@@ -55,6 +55,7 @@ class AnnouncementsByBusinessIdLoader(GroupedLoader[PageKey, Page[AnnouncementRo
             first=args.first,
             after=args.after,
             include_drafts=args.include_drafts,
+            columns=args.columns,
         )
 
 

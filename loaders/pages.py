@@ -40,6 +40,9 @@ class PageKey(NamedTuple):
     after: str | None = None
     # Only relations over announcements use it; part of the key so it groups correctly.
     include_drafts: bool = False
+    # The columns the selection reads (schema.projection), None for whole rows: selections
+    # that differ (aliases) form separate groups.
+    columns: frozenset[str] | None = None
 
 
 class TopKey(NamedTuple):

@@ -16,6 +16,7 @@ from graphql_api.core.ids import encode_id
 from graphql_api.core.pagination import Page, page_size
 from graphql_api.services.inputs import NOT_GIVEN, Maybe
 from schema.context import Context
+from schema.projection import reads
 
 Info: TypeAlias = StrawberryInfo[Context, None]
 
@@ -130,7 +131,9 @@ def node_type(
     def decorate(cls: type[N]) -> type[N]:
         # Set before Strawberry reads the class, as if written in its body.
         cls.id = strawberry.field(
-            resolver=global_id, description="Globally unique, opaque identifier."
+            resolver=global_id,
+            description="Globally unique, opaque identifier.",
+            metadata=reads("id"),
         )
         # Strawberry reads `is_type_of` from the class; Node does not declare it.
         setattr(cls, "is_type_of", staticmethod(is_type_of))  # noqa: B010

@@ -18,6 +18,7 @@ from graphql_api.core.db.queries.announcements import (
 from graphql_api.core.errors import BadUserInput
 from schema.announcements.types import AnnouncementConnection, AnnouncementFilter
 from schema.node import register
+from schema.projection import selected_columns
 from schema.types import AfterArg, Connection, FirstArg, Info, paginate
 
 
@@ -85,6 +86,7 @@ class AnnouncementQueries:
                 after=after,
                 include_drafts=include_drafts,
                 now=ctx.now,
+                columns=selected_columns(info, "Announcement"),
             ),
             lambda: count_announcements(
                 ctx.db, filters=filters, include_drafts=include_drafts, now=ctx.now

@@ -16,6 +16,7 @@ from graphql_api.core.db.queries.announcements import (
 from graphql_api.core.db.queries.businesses import AnyBusiness
 from graphql_api.core.rules import effective_status
 from schema.enums import AnnouncementStatus, BusinessSize
+from schema.projection import reads
 from schema.types import Connection, Info, Node, described_enum, later, node_type
 
 described_enum(
@@ -100,14 +101,17 @@ class AnnouncementType(Node):
     updated_at: datetime = strawberry.field(description="When it was last changed.")
 
     @strawberry.field(
-        description="Lifecycle status; a published call past its closing time reads as CLOSED."
+        description="Lifecycle status; a published call past its closing time reads as CLOSED.",
+        metadata=reads("status", "closes_at"),
     )
     @staticmethod
     def status(root: strawberry.Parent[AnyAnnouncement], info: Info) -> AnnouncementStatus:
         return effective_status(root, info.context.now)
 
     @strawberry.field(
-        description="The business that posted the call, if any.", graphql_type=BusinessRef | None
+        description="The business that posted the call, if any.",
+        graphql_type=BusinessRef | None,
+        metadata=reads("business_id"),
     )
     @staticmethod
     def business(root: strawberry.Parent[AnyAnnouncement], info: Info) -> AnyBusiness | None:
@@ -115,7 +119,9 @@ class AnnouncementType(Node):
             return None
         return later(info.context.loaders.business_by_id.load(root.business_id))
 
-    @strawberry.field(description="Number of applications submitted to this call.")
+    @strawberry.field(
+        description="Number of applications submitted to this call.", metadata=reads("id")
+    )
     @staticmethod
     def application_count(root: strawberry.Parent[AnyAnnouncement], info: Info) -> int:
         return later(info.context.loaders.application_count_by_announcement_id.load(root.id))

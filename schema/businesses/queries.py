@@ -20,6 +20,7 @@ from graphql_api.core.errors import BadUserInput
 from schema.businesses.permissions import can_read_private_business_data
 from schema.businesses.types import BusinessConnection, BusinessFilter
 from schema.node import register
+from schema.projection import selected_columns
 from schema.types import AfterArg, Connection, FirstArg, Info, paginate
 
 register("Business", lambda info, pk: info.context.loaders.business_by_id.load(pk))
@@ -95,6 +96,13 @@ class BusinessQueries:
         sort = order_by or BusinessSort.NAME_ASC
         return await paginate(
             first,
-            lambda size: list_businesses(db, filters=filters, sort=sort, first=size, after=after),
+            lambda size: list_businesses(
+                db,
+                filters=filters,
+                sort=sort,
+                first=size,
+                after=after,
+                columns=selected_columns(info, "Business"),
+            ),
             lambda: count_businesses(db, filters=filters),
         )

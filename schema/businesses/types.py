@@ -25,6 +25,7 @@ from graphql_api.core.pagination import page_size
 from loaders.pages import PageKey, ParentOnlyKey, TopKey
 from schema.businesses.permissions import CanReadSensitiveBusinessFields
 from schema.enums import ApplicationStatus, BusinessSize
+from schema.projection import reads, selected_columns
 from schema.types import (
     AfterArg,
     Connection,
@@ -96,15 +97,19 @@ class BusinessType(Node):
     registration_number: str | None = strawberry.field(
         description="Business registration number. Sensitive: owner, editors and admins only.",
         permission_classes=[CanReadSensitiveBusinessFields],
+        metadata=reads("registration_number", "owner_id"),
     )
     annual_revenue: Decimal | None = strawberry.field(
         description="Annual revenue. Sensitive: owner, editors and admins only.",
         permission_classes=[CanReadSensitiveBusinessFields],
+        metadata=reads("annual_revenue", "owner_id"),
     )
     created_at: datetime = strawberry.field(description="When the business was registered here.")
 
     @strawberry.field(
-        description="The user who manages this business, if any.", graphql_type=UserRef | None
+        description="The user who manages this business, if any.",
+        graphql_type=UserRef | None,
+        metadata=reads("owner_id"),
     )
     @staticmethod
     def owner(root: strawberry.Parent[AnyBusiness], info: Info) -> AnyUser | None:
@@ -116,6 +121,7 @@ class BusinessType(Node):
         description="Announcements this business posted, newest published first. Drafts "
         "appear only for editors, admins and services with announcements:write.",
         graphql_type=Connection[AnnouncementRef],
+        metadata=reads("id"),
     )
     @staticmethod
     def announcements(
@@ -126,8 +132,9 @@ class BusinessType(Node):
     ) -> Connection[AnnouncementRow]:
         loaders = info.context.loaders
         include_drafts = info.context.principal.can_see_drafts_of_announcements
+        columns = selected_columns(info, "Announcement")
         page = loaders.announcements_by_business_id.load(
-            PageKey(root.id, page_size(first), after, include_drafts)
+            PageKey(root.id, page_size(first), after, include_drafts, columns)
         )
 
         async def count() -> int:
@@ -141,6 +148,7 @@ class BusinessType(Node):
         "size and region is unrestricted or includes the business's). Best first: calls "
         "restricting more of the three criteria, then the soonest closing.",
         graphql_type=list[AnnouncementRef],
+        metadata=reads("id"),
     )
     @staticmethod
     def matching_announcements(
@@ -161,6 +169,7 @@ class BusinessType(Node):
         permission_classes=[CanReadSensitiveBusinessFields],
         # A string: ApplicationType is defined below.
         graphql_type="Connection[ApplicationType] | None",
+        metadata=reads("id", "owner_id"),
     )
     @staticmethod
     async def applications(
@@ -182,7 +191,8 @@ class BusinessType(Node):
 
     @strawberry.field(
         description="Share of decided applications that were approved: approved / (approved "
-        "+ rejected), from 0 to 1; null when none has been decided yet."
+        "+ rejected), from 0 to 1; null when none has been decided yet.",
+        metadata=reads("id"),
     )
     @staticmethod
     def success_rate(root: strawberry.Parent[AnyBusiness], info: Info) -> float | None:

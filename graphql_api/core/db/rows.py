@@ -113,8 +113,26 @@ class Query(Generic[R]):
             raise TypeError(f"missing parameter {exc} (expected {sorted(self.names)})") from None
 
 
-def prepare(stmt: AnySelect, row: type[R]) -> Query[R]:
-    """Compile `stmt` once for the lean path; rows come back as a subclass of `row`."""
+def project(
+    columns: tuple[Any, ...], wanted: frozenset[str] | None, *always: str
+) -> tuple[Any, ...]:
+    """The `columns` named in `wanted` or `always`, in their order; all when `wanted` is None.
+
+    For list queries whose caller knows which fields the response selects: rows then carry
+    only those columns (give the statement to `prepare(..., partial=True)`).
+    """
+    if wanted is None:
+        return columns
+    keep = wanted.union(always)
+    return tuple(column for column in columns if column.key in keep)
+
+
+def prepare(stmt: AnySelect, row: type[R], *, partial: bool = False) -> Query[R]:
+    """Compile `stmt` once for the lean path; rows come back as a subclass of `row`.
+
+    `partial`: the statement may select only some of the columns `row` declares (a
+    projected list query); reading an unselected one raises AttributeError.
+    """
     compiled = stmt.compile(dialect=_DIALECT)
     sql = str(compiled)
     if "POSTCOMPILE" in sql:
@@ -130,7 +148,7 @@ def prepare(stmt: AnySelect, row: type[R]) -> Query[R]:
         else:
             slots.append((name, None))
     names = frozenset(name for name, _ in slots if name is not None)
-    return Query(sql, tuple(slots), names, _record_class(row, stmt))
+    return Query(sql, tuple(slots), names, _record_class(row, stmt, partial=partial))
 
 
 _PLAIN_TYPES = (Integer, String, Boolean, DateTime, Date, Numeric, JSON)
@@ -173,7 +191,7 @@ def _declared(row: type[Row]) -> set[str]:
     return names
 
 
-def _record_class(row: type[R], stmt: AnySelect) -> type[R]:
+def _record_class(row: type[R], stmt: AnySelect, *, partial: bool) -> type[R]:
     namespace: dict[str, Any] = {"__slots__": (), "__module__": row.__module__}
     for index, column in enumerate(stmt.selected_columns):
         key = column.key
@@ -181,7 +199,7 @@ def _record_class(row: type[R], stmt: AnySelect) -> type[R]:
             raise ValueError(f"column {key!r}: label every column with a unique, free name")
         namespace[key] = property(_getter(index, column.type, key))
     missing = _declared(row) - namespace.keys()
-    if missing:
+    if missing and not partial:
         raise ValueError(f"{row.__name__} needs columns {sorted(missing)}")
     return cast(type[R], type(row.__name__, (row,), namespace))
 

@@ -35,7 +35,7 @@ from graphql_api.core.db.engine import Database
 from graphql_api.core.db.enums import AnnouncementStatus, BusinessSize
 from graphql_api.core.db.models import Announcement, Application
 from graphql_api.core.db.models.announcements import SEARCH_CONFIG
-from graphql_api.core.db.rows import Query, Row, array_param, ids_param, prepare
+from graphql_api.core.db.rows import Query, Row, array_param, ids_param, prepare, project
 from graphql_api.core.pagination import (
     Page,
     Seek,
@@ -237,12 +237,19 @@ def _cursor_key(spec: SortSpec) -> Callable[[Any], tuple[Any, int]]:
     return attrgetter(spec.column.key, "id")
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=512)
 def _list_query(
-    shape: AnnouncementFilters, sort: AnnouncementSort, where: Seek, include_drafts: bool
+    shape: AnnouncementFilters,
+    sort: AnnouncementSort,
+    where: Seek,
+    include_drafts: bool,
+    columns: frozenset[str] | None,
 ) -> Query[AnnouncementRow]:
-    stmt = _filtered(select(*ANNOUNCEMENT_COLUMNS), shape, include_drafts=include_drafts)
-    return prepare(keyset(stmt, SORTS[sort], where), AnnouncementRow)
+    spec = SORTS[sort]
+    # The cursor reads the sort column and the id (build_page).
+    selected = project(ANNOUNCEMENT_COLUMNS, columns, "id", spec.column.key)
+    stmt = _filtered(select(*selected), shape, include_drafts=include_drafts)
+    return prepare(keyset(stmt, spec, where), AnnouncementRow, partial=columns is not None)
 
 
 @lru_cache(maxsize=256)
@@ -260,10 +267,12 @@ async def list_announcements(
     after: str | None,
     include_drafts: bool,
     now: datetime,
+    columns: frozenset[str] | None = None,
 ) -> Page[AnnouncementRow]:
+    """A page of announcements; `columns` (None: all) narrows what each row carries."""
     spec = SORTS[sort]
     where, params = seek(spec, first=first, after=after)
-    query = _list_query(_shape(filters), sort, where, include_drafts)
+    query = _list_query(_shape(filters), sort, where, include_drafts, columns)
     rows = await db.fetch(query, **params, **_params(filters, now))
     return build_page(rows, spec, first=first, after=after, key=_cursor_key(spec))
 

@@ -40,7 +40,15 @@ from graphql_api.core.db.queries.announcements import (
     AnnouncementSort,
 )
 from graphql_api.core.db.queries.announcements import SORTS as ANNOUNCEMENT_SORTS
-from graphql_api.core.db.rows import AnySelect, Query, Row, array_param, ids_param, prepare
+from graphql_api.core.db.rows import (
+    AnySelect,
+    Query,
+    Row,
+    array_param,
+    ids_param,
+    prepare,
+    project,
+)
 from graphql_api.core.pagination import (
     Page,
     Seek,
@@ -182,12 +190,15 @@ def _shape(filters: BusinessFilters) -> BusinessFilters:
 
 
 @lru_cache(maxsize=128)
-def _list_query(shape: BusinessFilters, sort: BusinessSort, where: Seek) -> Query[BusinessRow]:
+def _list_query(
+    shape: BusinessFilters, sort: BusinessSort, where: Seek, columns: frozenset[str] | None
+) -> Query[BusinessRow]:
     spec = SORTS[sort]
     # The sort value is selected next to the row, so the cursor carries exactly what the
     # database compares (lower() in SQL and in Python disagree outside ASCII).
-    stmt = _filtered(select(*BUSINESS_COLUMNS, spec.column.label("sort_value")), shape)
-    return prepare(keyset(stmt, spec, where), BusinessRow)
+    selected = project(BUSINESS_COLUMNS, columns, "id")
+    stmt = _filtered(select(*selected, spec.column.label("sort_value")), shape)
+    return prepare(keyset(stmt, spec, where), BusinessRow, partial=columns is not None)
 
 
 _CURSOR_KEY = attrgetter("sort_value", "id")
@@ -200,10 +211,13 @@ async def list_businesses(
     sort: BusinessSort,
     first: int,
     after: str | None,
+    columns: frozenset[str] | None = None,
 ) -> Page[BusinessRow]:
+    """A page of businesses; `columns` (None: all) narrows what each row carries."""
     spec = SORTS[sort]
     where, params = seek(spec, first=first, after=after)
-    rows = await db.fetch(_list_query(_shape(filters), sort, where), **params, **_params(filters))
+    query = _list_query(_shape(filters), sort, where, columns)
+    rows = await db.fetch(query, **params, **_params(filters))
     return build_page(rows, spec, first=first, after=after, key=_CURSOR_KEY)
 
 
@@ -251,11 +265,16 @@ def _posted(stmt: AnySelect, *, include_drafts: bool) -> AnySelect:
     return stmt
 
 
-@lru_cache(maxsize=16)
-def _posted_pages_query(include_drafts: bool, where: Seek) -> Query[AnnouncementRow]:
-    stmt = _posted(select(*ANNOUNCEMENT_COLUMNS), include_drafts=include_drafts)
-    stmt = windowed(stmt, POSTED_ANNOUNCEMENTS_SORT, where, parent_column=Announcement.business_id)
-    return prepare(stmt, AnnouncementRow)
+@lru_cache(maxsize=128)
+def _posted_pages_query(
+    include_drafts: bool, where: Seek, columns: frozenset[str] | None
+) -> Query[AnnouncementRow]:
+    sort = POSTED_ANNOUNCEMENTS_SORT
+    # Pages are split by business and cursors read the sort column and the id.
+    selected = project(ANNOUNCEMENT_COLUMNS, columns, "id", "business_id", sort.column.key)
+    stmt = _posted(select(*selected), include_drafts=include_drafts)
+    stmt = windowed(stmt, sort, where, parent_column=Announcement.business_id)
+    return prepare(stmt, AnnouncementRow, partial=columns is not None)
 
 
 _BY_BUSINESS = attrgetter("business_id")
@@ -269,11 +288,13 @@ async def posted_announcement_pages(
     first: int,
     after: str | None,
     include_drafts: bool,
+    columns: frozenset[str] | None = None,
 ) -> dict[int, Page[AnnouncementRow]]:
-    """A page of the announcements each business posted, for many businesses in ONE query."""
+    """A page of the announcements each business posted, for many businesses in ONE query;
+    `columns` (None: all) narrows what each row carries."""
     sort = POSTED_ANNOUNCEMENTS_SORT
     where, params = seek(sort, first=first, after=after)
-    query = _posted_pages_query(include_drafts, where)
+    query = _posted_pages_query(include_drafts, where, columns)
     rows = await db.fetch(query, parent_ids=business_ids, **params)
     return pages_by_parent(
         rows, business_ids, sort, first=first, after=after,
