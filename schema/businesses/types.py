@@ -24,6 +24,7 @@ from graphql_api.core.db.queries.businesses import (
 from graphql_api.core.pagination import page_size
 from loaders.pages import PageKey, ParentOnlyKey, TopKey
 from schema.businesses.permissions import CanReadSensitiveBusinessFields
+from schema.cache import CLOCK_MAX_AGE, Scope, cache_hint
 from schema.enums import ApplicationStatus, BusinessSize
 from schema.types import (
     AfterArg,
@@ -118,6 +119,7 @@ class BusinessType(Node):
         graphql_type=Connection[AnnouncementRef],
     )
     @staticmethod
+    @cache_hint(Scope.ROLE)
     def announcements(
         root: strawberry.Parent[AnyBusiness],
         info: Info,
@@ -143,6 +145,7 @@ class BusinessType(Node):
         graphql_type=list[AnnouncementRef],
     )
     @staticmethod
+    @cache_hint(Scope.PUBLIC, max_age=CLOCK_MAX_AGE)
     def matching_announcements(
         root: strawberry.Parent[AnyBusiness],
         info: Info,
@@ -190,6 +193,7 @@ class BusinessType(Node):
         return later(info.context.loaders.success_rate_by_business_id.load(key))
 
 
+@cache_hint(Scope.USER)
 @node_type(
     "Application",
     APPLICATION_CLASSES,
