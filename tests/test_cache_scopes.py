@@ -236,3 +236,20 @@ def test_resolvers_reading_the_caller_or_the_clock_declare_it() -> None:
                 checked += 1
                 assert hint.max_age is not None, f"{type_name}.{name} reads the clock"
     assert checked >= 8
+
+
+async def test_counters_per_scope_are_in_the_readiness_check(
+    engine: AsyncEngine, app: Starlette, client: httpx.AsyncClient
+) -> None:
+    member = await make_principal(engine)
+    for _ in range(3):
+        await ask(app, client, member, ME)
+    await ask(app, client, member, "query Count { securities { totalCount } }")
+    mutation = 'mutation { logout(refreshToken: "x") { loggedOut } }'
+    logout = await client.post("/graphql", json={"query": mutation}, headers=ASK)
+    # It reached the cache (BYPASS) and is counted in no scope.
+    assert logout.json()["extensions"]["cacheStatus"] == "BYPASS"
+    scopes = (await client.get("/health/ready")).json()["responseCache"]["scopes"]
+    assert scopes["user"] == {"hits": 2, "misses": 1, "bypasses": 0}
+    assert scopes["public"] == {"hits": 0, "misses": 1, "bypasses": 0}
+    assert scopes["role"] == {"hits": 0, "misses": 0, "bypasses": 0}

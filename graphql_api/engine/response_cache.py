@@ -39,6 +39,8 @@ HIT: Final = "HIT"
 MISS: Final = "MISS"
 BYPASS: Final = "BYPASS"
 
+_TALLY: Final = {HIT: "hits", MISS: "misses", BYPASS: "bypasses"}
+
 # A result and its actual cost (objects returned, for `extensions.cost`).
 Outcome = tuple[ExecutionResult, int | None]
 Run = Callable[[], Awaitable[Outcome]]
@@ -111,6 +113,8 @@ class ResponseCache:
         self.bypasses = 0
         # Misses answered by another request's run of the same key (also counted as hits).
         self.coalesced = 0
+        # Queries per document scope: hits, misses, bypasses (mutations are not counted).
+        self._per_scope = {scope: dict.fromkeys(_TALLY.values(), 0) for scope in Scope}
         changes.listen(self.invalidate)
 
     def __len__(self) -> int:
@@ -129,6 +133,10 @@ class ResponseCache:
             "bytes": self.bytes,
         }
 
+    def counters_per_scope(self) -> dict[str, dict[str, int]]:
+        """Queries per document scope ("public", "role", "user"): hits, misses, bypasses."""
+        return {scope.name.lower(): dict(tally) for scope, tally in self._per_scope.items()}
+
     def invalidate(self) -> None:
         """Drop the whole level: something was written (this slice has no finer tags)."""
         self.invalidations += 1
@@ -146,6 +154,20 @@ class ResponseCache:
         run: Run,
     ) -> Served:
         """`hint`: the document's (None for mutations and subscriptions: never cached)."""
+        served = await self._serve(context, hint, digest, operation_name, variables, run)
+        if hint is not None:
+            self._per_scope[hint.scope][_TALLY[served.status]] += 1
+        return served
+
+    async def _serve(
+        self,
+        context: Any,
+        hint: CacheHint | None,
+        digest: str,
+        operation_name: str | None,
+        variables: Mapping[str, Any] | None,
+        run: Run,
+    ) -> Served:
         scope = self.rules.key(context, hint.scope) if hint is not None else None
         encoded = canonical_variables(variables) if scope is not None else None
         if hint is None or scope is None or encoded is None:
