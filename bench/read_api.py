@@ -7,8 +7,10 @@ second):
     RATE_LIMIT=false EXPOSE_SQL_COUNT=true graphql-api serve &
     BENCH_TOKEN=<access token of a member> python bench/read_api.py --concurrency 32 --duration 10
 
-The response cache is off by default; a server started with RESPONSE_CACHE=true answers the
-anonymous scenarios from memory (measure both when comparing).
+The response cache is off by default. Start a server with RESPONSE_CACHE=true and pass
+--cached to run the same scenarios against it (anonymous or per user, as they are): the
+cache's counters are read from /health/ready before and after each scenario, and the hit
+rate of each scenario (warm-up included) and of the whole run is printed.
 
 With --dialect postgraphile it sends PostGraphile v4's dialect of the same page queries
 (same rows, same columns, same response shape) to another endpoint on the same database;
@@ -36,6 +38,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from cache_counters import Counters, parse_counters, ready_request
 
 # Our dialect. `announcements_page` is the query that earlier runs (bench/RESULTS.md, before
 # 2026-11-29) called `announcements_with_business`; that name is still accepted.
@@ -353,6 +359,19 @@ class CpuProbe:
         return None
 
 
+async def cache_counters(url: str) -> Counters | None:
+    """The server's response cache counters (bench/cache_counters.py); None if it has none."""
+    parsed = urlparse(url)
+    conn = Connection(parsed.hostname or "127.0.0.1", parsed.port or 80)
+    try:
+        _, _, body = await conn.request(ready_request(url))
+    except (OSError, asyncio.IncompleteReadError):
+        return None
+    finally:
+        conn.close()
+    return parse_counters(body)
+
+
 async def discover_variables(url: str, name: str, token: str | None) -> dict[str, Any] | None:
     if name not in DISCOVERY:
         return {}
@@ -477,6 +496,11 @@ async def main() -> int:
         help="Bearer token (portfolio scenario); default $BENCH_TOKEN. Never printed.",
     )
     parser.add_argument(
+        "--cached",
+        action="store_true",
+        help="the server runs with RESPONSE_CACHE=true: report its cache hit rate",
+    )
+    parser.add_argument(
         "--print-body",
         metavar="SCENARIO",
         help="print that scenario's JSON request body (for hey -D) and exit",
@@ -496,7 +520,11 @@ async def main() -> int:
     print(f"# {' '.join(shown)}")
     print(f"# server pid {server_pid or 'not found (no CPU figures)'}")
     print(HEADER)
+    run_before = await cache_counters(args.url) if args.cached else None
+    if args.cached and run_before is None:
+        raise SystemExit("--cached: /health/ready shows no responseCache (RESPONSE_CACHE=true?)")
     for name in names:
+        before = await cache_counters(args.url) if args.cached else None
         variables = await discover_variables(args.url, name, args.token)
         if variables is None:
             print(f"{name:24} skipped: no data to address it (needs auth or seed data)")
@@ -514,6 +542,13 @@ async def main() -> int:
             db=db,
         )
         print(format_row(m) if m else f"{name:24} no successful requests", flush=True)
+        after = await cache_counters(args.url) if before is not None else None
+        if before is not None and after is not None:
+            print(f"#   {name} cache: {(after - before).summary()}", flush=True)
+    if run_before is not None:
+        run_after = await cache_counters(args.url)
+        if run_after is not None:
+            print(f"# response cache over the run: {(run_after - run_before).summary()}")
     print(f"# server RSS after the run: {_fmt(server.rss_mb(), '.1f')} MB")
     return 0
 

@@ -21,6 +21,7 @@ from schema.briefings.subscriptions import BriefingSubscriptions
 from schema.businesses.mutations import BusinessMutations
 from schema.businesses.queries import BusinessQueries  # also registers Business, Application
 from schema.businesses.types import BusinessType
+from schema.cache import mark_cache_hints
 from schema.dashboard.queries import DashboardQueries
 from schema.extensions import ApiSchema
 from schema.fast import streamline
@@ -104,6 +105,8 @@ def build_schema(
         config=StrawberryConfig(auto_camel_case=True),
     )
     streamline(built)
+    # Who may share each field's answers in the response cache (issue 12).
+    mark_cache_hints(built)
     return built
 
 

@@ -13,6 +13,7 @@ import strawberry
 
 from graphql_api.core.errors import BadUserInput, NotFound
 from graphql_api.core.ids import decode_id
+from schema.cache import Scope, cache_hint
 from schema.types import Info, Node
 
 Fetch = Callable[[Info, int], Awaitable[Any]]
@@ -50,6 +51,7 @@ class NodeQueries:
         "not exist or the caller may not see it.",
         graphql_type=Node | None,
     )
+    @cache_hint(Scope.USER)
     async def node(
         self,
         info: Info,
@@ -62,6 +64,7 @@ class NodeQueries:
         "an entry is null (with a NOT_FOUND error) when hidden or missing.",
         graphql_type=list[Node | None],
     )
+    @cache_hint(Scope.USER)
     def nodes(
         self,
         info: Info,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from strawberry.permission import BasePermission
 
+from graphql_api.core.cache_hints import Scope
 from graphql_api.core.db.enums import Role
 from graphql_api.core.errors import ErrorCode
 from schema.types import Info
@@ -16,6 +17,9 @@ class DeniedByDefault(BasePermission):
 
     message = "You are not allowed to see this field."
     error_extensions = {"code": ErrorCode.FORBIDDEN.value}
+    # A field behind this permission is cached per caller (schema/cache.py): permissions
+    # read the caller. A class deciding by role alone could say Scope.ROLE; none does yet.
+    cache_scope: ClassVar[Scope] = Scope.USER
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         return False

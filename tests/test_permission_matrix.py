@@ -1317,3 +1317,40 @@ def test_the_table_covers_every_principal_and_row() -> None:
     assert {c.values[1] for c in CELLS} == set(PRINCIPALS)
     # Revoked and expired keys are refused for everything.
     assert all(c.values[2] == "401" for c in CELLS if c.values[1] in ("key_revoked", "key_expired"))
+
+
+# --- The same read cells, from a warm response cache (issue 12) -------------------------
+
+READ_CELLS = [c for c in SHARED_CELLS if not c.values[0].is_mutation]
+
+
+@pytest.mark.parametrize(("probe", "principal", "outcome"), READ_CELLS)
+async def test_read_cell_after_every_principal_read_it(
+    world_holder: WorldHolder, probe: Probe, principal: str, outcome: str
+) -> None:
+    """Every principal reads the probe first, so the cache holds each scope's answer; the
+    cell's caller must still get exactly its own (a wrong scope key fails here)."""
+    world = await world_holder.get()
+    # Credentials first: a login is a write, and a write would empty the cache.
+    every = {name: await world.headers(name) for name in PRINCIPALS}
+    variables = probe.variables(world.ds)
+    asking = {**every[principal], "x-cache-status": "1"}
+    for _ in range(2):
+        invalidations = await _invalidations(world.client)
+        for name in PRINCIPALS:
+            await post(world.client, probe.query, variables, every[name])
+        served = (await post(world.client, probe.query, variables, asking)).json()
+        # A write in between (the API keys' last-use flush, every 30 s) empties the cache:
+        # then warm it once more.
+        if await _invalidations(world.client) == invalidations:
+            break
+    if outcome in ("DATA", "HIDE"):
+        # Answers without errors were stored: the cell's read came from the cache.
+        assert served["extensions"]["cacheStatus"] == "HIT", f"{probe.name} as {principal}"
+    await check_cell(world, probe, principal, outcome)
+
+
+async def _invalidations(client: httpx.AsyncClient) -> int:
+    ready = (await client.get("/health/ready")).json()
+    count: int = ready["responseCache"]["invalidations"]
+    return count

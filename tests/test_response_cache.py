@@ -1,4 +1,4 @@
-"""The response cache's first slice (issue 12): anonymous queries, in process, never stale."""
+"""The response cache (issue 12): queries cached per visibility scope, in process, never stale."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
+from graphql_api.core.cache_hints import CacheHint
 from graphql_api.core.changes import SHARED_KEY, Changes
 from graphql_api.core.config import Settings
 from graphql_api.engine.response_cache import (
@@ -127,17 +128,17 @@ async def test_a_graphql_mutation_bypasses_and_invalidates(
     assert (await read(client))["extensions"]["cacheStatus"] == MISS
 
 
-async def test_an_authenticated_read_bypasses(
+async def test_an_authenticated_read_of_public_data_shares_the_public_entry(
     engine: AsyncEngine, app: Starlette, client: httpx.AsyncClient, sql: StatementCounter
 ) -> None:
     await make_securities(engine, 1)
-    await read(client)  # cached for anonymous callers
+    anonymous = await read(client)  # securities are public: one entry for every caller
     act_as(app, await make_principal(engine))
     sql.reset()
     body = await read(client)
-    assert body["extensions"]["cacheStatus"] == BYPASS
-    assert sql.count > 0  # not served what anonymous callers got
-    assert cache_of(app).bypasses == 1
+    assert body["extensions"]["cacheStatus"] == HIT
+    assert sql.count == 0
+    assert body["data"] == anonymous["data"]
 
 
 async def test_a_transaction_that_changes_nothing_moves_no_generation(
@@ -228,7 +229,7 @@ def bare_cache(
     changes: Changes, *, max_bytes: int = 10_000, max_age_seconds: float = 60
 ) -> ResponseCache:
     return ResponseCache(
-        rules=CacheRules(scope=lambda context: "public", report=lambda context: True),
+        rules=CacheRules(key=lambda context, scope: "public", report=lambda context: True),
         changes=changes,
         shared_generation=None,
         max_bytes=max_bytes,
@@ -236,10 +237,15 @@ def bare_cache(
     )
 
 
-async def serve(cache: ResponseCache, run: Any, variables: dict[str, Any] | None = None) -> str:
+async def serve(
+    cache: ResponseCache,
+    run: Any,
+    variables: dict[str, Any] | None = None,
+    hint: CacheHint | None = CacheHint(),
+) -> str:
     served = await cache.serve(
         context=None,
-        is_query=True,
+        hint=hint,
         digest="d",
         operation_name=None,
         variables=variables,
@@ -353,3 +359,27 @@ async def test_a_cancelled_run_lets_the_waiting_requests_run_their_own() -> None
     first.cancel()
     assert await second == BYPASS
     assert runs == 2
+
+
+async def test_a_documents_max_age_bounds_its_entries() -> None:
+    cache = bare_cache(Changes(), max_age_seconds=60)
+
+    async def run() -> Outcome:
+        return ExecutionResult({"x": 1}), 1
+
+    short = CacheHint(max_age=0.05)
+    assert await serve(cache, run, hint=short) == MISS
+    assert await serve(cache, run, hint=short) == HIT
+    await asyncio.sleep(0.06)
+    assert await serve(cache, run, hint=short) == MISS
+
+
+async def test_an_operation_without_a_hint_is_never_cached() -> None:
+    cache = bare_cache(Changes())
+
+    async def run() -> Outcome:
+        return ExecutionResult({"x": 1}), 1
+
+    assert await serve(cache, run, hint=None) == BYPASS
+    assert await serve(cache, run, hint=None) == BYPASS
+    assert cache.stores == 0

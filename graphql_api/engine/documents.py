@@ -25,6 +25,8 @@ from graphql import (
 )
 from graphql.validation import ASTValidationRule
 
+from graphql_api.core.cache_hints import CacheHint
+from graphql_api.engine.cache_plan import CachePlanner
 from graphql_api.engine.cost import CostModel, CostPlan
 from graphql_api.engine.rules import without_suggestions
 
@@ -42,6 +44,8 @@ class PreparedDocument:
     operations: dict[str | None, OperationType] = field(default_factory=dict)
     # Operation name -> its price (engine/cost.py), compiled on first use.
     costs: dict[str | None, CostPlan] = field(default_factory=dict)
+    # Operation name -> its cache hint (engine/cache_plan.py), computed on first use.
+    hints: dict[str | None, CacheHint] = field(default_factory=dict)
     # sha256 of the query text (the response cache's key), computed once per document.
     digest: str = ""
 
@@ -58,19 +62,32 @@ class PreparedDocument:
         key = self.operation_name(name)
         plan = self.costs.get(key)
         if plan is None:
-            assert self.document is not None
-            fragments: dict[str, FragmentDefinitionNode] = {}
-            operation: OperationDefinitionNode | None = None
-            for node in self.document.definitions:
-                if isinstance(node, FragmentDefinitionNode):
-                    fragments[node.name.value] = node
-                elif isinstance(node, OperationDefinitionNode) and (
-                    (node.name.value if node.name else None) == key
-                ):
-                    operation = node
-            assert operation is not None  # `operation_type` found it
-            plan = self.costs[key] = model.plan(operation, fragments)
+            plan = self.costs[key] = model.plan(*self._operation(key))
         return plan
+
+    def cache_hint(self, planner: CachePlanner, name: str | None) -> CacheHint:
+        """Who may share this operation's answer and for how long (the response cache)."""
+        key = self.operation_name(name)
+        hint = self.hints.get(key)
+        if hint is None:
+            hint = self.hints[key] = planner.plan(*self._operation(key))
+        return hint
+
+    def _operation(
+        self, key: str | None
+    ) -> tuple[OperationDefinitionNode, dict[str, FragmentDefinitionNode]]:
+        assert self.document is not None
+        fragments: dict[str, FragmentDefinitionNode] = {}
+        operation: OperationDefinitionNode | None = None
+        for node in self.document.definitions:
+            if isinstance(node, FragmentDefinitionNode):
+                fragments[node.name.value] = node
+            elif isinstance(node, OperationDefinitionNode) and (
+                (node.name.value if node.name else None) == key
+            ):
+                operation = node
+        assert operation is not None  # `operation_type` found it
+        return operation, fragments
 
 
 class DocumentCache:

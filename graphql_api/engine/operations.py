@@ -16,9 +16,11 @@ from typing import Any
 from graphql import ExecutionResult, GraphQLError, GraphQLSchema, OperationType
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 
+from graphql_api.core.cache_hints import CacheHint
 from graphql_api.core.errors import ErrorCode
 from graphql_api.core.ratelimit import Throttle
 from graphql_api.engine import Engine, InfoFactory, Meter
+from graphql_api.engine.cache_plan import CachePlanner
 from graphql_api.engine.cost import CostModel, returned_objects
 from graphql_api.engine.documents import DocumentCache, PreparedDocument
 from graphql_api.engine.response_cache import Outcome, ResponseCache
@@ -163,6 +165,7 @@ class Operations:
         ]
         if not self.limits.introspection:
             limit_rules.append(NoSchemaIntrospectionCustomRule)
+        self.cache_planner = CachePlanner(schema)
         self.documents = DocumentCache(
             schema, (*rules, *limit_rules), suggestions=self.limits.suggestions
         )
@@ -233,7 +236,7 @@ class Operations:
         else:
             served = await cache.serve(
                 context=context,
-                is_query=prepared.operation_type is OperationType.QUERY,
+                hint=self.cache_hint(prepared),
                 digest=prepared.document.digest,
                 operation_name=prepared.document.operation_name(prepared.operation_name),
                 variables=variables,
@@ -248,6 +251,13 @@ class Operations:
         if status is not None:
             result.extensions = {**(result.extensions or {}), "cacheStatus": status}
         return result
+
+    def cache_hint(self, prepared: Prepared) -> CacheHint | None:
+        """The operation's scope and max age (computed once per document); None for
+        mutations and subscriptions, which are never cached."""
+        if prepared.operation_type is not OperationType.QUERY:
+            return None
+        return prepared.document.cache_hint(self.cache_planner, prepared.operation_name)
 
     async def _run(
         self,

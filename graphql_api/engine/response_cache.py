@@ -1,9 +1,12 @@
-"""The response cache's first level: whole query results, in process (issue 12, first slice).
+"""The response cache's first level: whole query results, in process (issue 12).
 
-Only callers in a shared scope are served from it; the face decides the scope from the
-context (`CacheRules.scope`; today: anonymous callers are "public", everyone else
-bypasses). Key: the scope, the sha256 of the query text, the operation name and the
-canonical JSON of the variables. Bounded by the bytes of the encoded responses (LRU).
+Each document has a cache hint computed once from the fields it selects (its scope: public,
+role or user, and its max age; engine/cache_plan.py). The face turns the scope into the part
+of the key that says who may share the answer (`CacheRules.key`: nothing for public
+documents, the caller's role and API-key scopes, or the caller's identity), so the engine
+still knows no principals. Key: that scope key, the sha256 of the query text, the operation
+name and the canonical JSON of the variables. Bounded by the bytes of the encoded responses
+(LRU); an entry is served for at most the document's max age (or the cache's, if shorter).
 
 Never stale, by generations (core/changes.py):
 - the whole level is dropped whenever this instance's data generation moves (a committed
@@ -29,17 +32,20 @@ from typing import Any, Final
 import orjson
 from graphql import ExecutionResult
 
+from graphql_api.core.cache_hints import CacheHint, Scope
 from graphql_api.core.changes import Changes
 
 HIT: Final = "HIT"
 MISS: Final = "MISS"
 BYPASS: Final = "BYPASS"
 
+_TALLY: Final = {HIT: "hits", MISS: "misses", BYPASS: "bypasses"}
+
 # A result and its actual cost (objects returned, for `extensions.cost`).
 Outcome = tuple[ExecutionResult, int | None]
 Run = Callable[[], Awaitable[Outcome]]
 SharedGeneration = Callable[[], Awaitable[int | None]]
-# (scope, sha256 of the query, operation name, canonical JSON of the variables)
+# (scope key, sha256 of the query, operation name, canonical JSON of the variables)
 Key = tuple[str, str, str | None, bytes]
 
 
@@ -47,8 +53,9 @@ Key = tuple[str, str, str | None, bytes]
 class CacheRules:
     """What the face decides about a request (the engine knows no principals nor headers)."""
 
-    # The context's shared scope ("public"), or None: this caller is never cached.
-    scope: Callable[[Any], str | None]
+    # Who may share an answer of this scope with the context's caller: a key naming them
+    # ("public", the role, the caller), or None: this caller is never cached.
+    key: Callable[[Any, Scope], str | None]
     # Whether the client asked for `extensions.cacheStatus`.
     report: Callable[[Any], bool]
 
@@ -59,7 +66,8 @@ class Entry:
     actual_cost: int | None
     shared_generation: int
     size: int
-    stored_at: float
+    # time.monotonic() after which the entry is not served.
+    expires_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +113,8 @@ class ResponseCache:
         self.bypasses = 0
         # Misses answered by another request's run of the same key (also counted as hits).
         self.coalesced = 0
+        # Queries per document scope: hits, misses, bypasses (mutations are not counted).
+        self._per_scope = {scope: dict.fromkeys(_TALLY.values(), 0) for scope in Scope}
         changes.listen(self.invalidate)
 
     def __len__(self) -> int:
@@ -123,6 +133,10 @@ class ResponseCache:
             "bytes": self.bytes,
         }
 
+    def counters_per_scope(self) -> dict[str, dict[str, int]]:
+        """Queries per document scope ("public", "role", "user"): hits, misses, bypasses."""
+        return {scope.name.lower(): dict(tally) for scope, tally in self._per_scope.items()}
+
     def invalidate(self) -> None:
         """Drop the whole level: something was written (this slice has no finer tags)."""
         self.invalidations += 1
@@ -133,15 +147,30 @@ class ResponseCache:
         self,
         *,
         context: Any,
-        is_query: bool,
+        hint: CacheHint | None,
         digest: str,
         operation_name: str | None,
         variables: Mapping[str, Any] | None,
         run: Run,
     ) -> Served:
-        scope = self.rules.scope(context) if is_query else None
+        """`hint`: the document's (None for mutations and subscriptions: never cached)."""
+        served = await self._serve(context, hint, digest, operation_name, variables, run)
+        if hint is not None:
+            self._per_scope[hint.scope][_TALLY[served.status]] += 1
+        return served
+
+    async def _serve(
+        self,
+        context: Any,
+        hint: CacheHint | None,
+        digest: str,
+        operation_name: str | None,
+        variables: Mapping[str, Any] | None,
+        run: Run,
+    ) -> Served:
+        scope = self.rules.key(context, hint.scope) if hint is not None else None
         encoded = canonical_variables(variables) if scope is not None else None
-        if scope is None or encoded is None:
+        if hint is None or scope is None or encoded is None:
             return await self._bypass(run)
         # The local generation first: a write committing while Redis answers moves it.
         local = self._changes.generation
@@ -153,7 +182,10 @@ class ResponseCache:
         if entry is not None:
             self.hits += 1
             return Served(ExecutionResult(entry.data), entry.actual_cost, HIT)
-        return await self._miss(key, local=local, shared=shared, run=run)
+        max_age = self.max_age_seconds
+        if hint.max_age is not None:
+            max_age = min(max_age, hint.max_age)
+        return await self._miss(key, local=local, shared=shared, max_age=max_age, run=run)
 
     def _fresh(self, key: Key, shared: int) -> Entry | None:
         entry = self._entries.get(key)
@@ -164,7 +196,7 @@ class ResponseCache:
             # predates that write.
             self.invalidate()
             return None
-        if time.monotonic() - entry.stored_at > self.max_age_seconds:
+        if time.monotonic() > entry.expires_at:
             self._drop(key)
             return None
         self._entries.move_to_end(key)
@@ -175,7 +207,7 @@ class ResponseCache:
         result, actual = await run()
         return Served(result, actual, BYPASS)
 
-    async def _miss(self, key: Key, *, local: int, shared: int, run: Run) -> Served:
+    async def _miss(self, key: Key, *, local: int, shared: int, max_age: float, run: Run) -> Served:
         flight_key = (key, local, shared)
         flight = self._flights.get(flight_key)
         if flight is not None:
@@ -198,11 +230,18 @@ class ResponseCache:
             del self._flights[flight_key]
             flight.set_result(outcome)  # None: the others run it themselves
         result, actual = outcome
-        if self._changes.generation == local:
-            self._store(key, result, actual, shared)
+        if self._changes.generation == local and max_age > 0:
+            self._store(key, result, actual, shared, time.monotonic() + max_age)
         return Served(result, actual, MISS)
 
-    def _store(self, key: Key, result: ExecutionResult, actual: int | None, shared: int) -> None:
+    def _store(
+        self,
+        key: Key,
+        result: ExecutionResult,
+        actual: int | None,
+        shared: int,
+        expires_at: float,
+    ) -> None:
         # Errors may be passing (a timeout, a failed connection): only clean answers stay.
         if result.errors or result.data is None:
             return
@@ -210,7 +249,7 @@ class ResponseCache:
         if size > self.max_bytes:
             return
         self._drop(key)
-        self._entries[key] = Entry(result.data, actual, shared, size, time.monotonic())
+        self._entries[key] = Entry(result.data, actual, shared, size, expires_at)
         self.bytes += size
         self.stores += 1
         while self.bytes > self.max_bytes:

@@ -17,6 +17,7 @@ from graphql_api.core.auth.api_keys import LastUseFlusher
 from graphql_api.core.auth.authenticate import PrincipalCache, authenticate
 from graphql_api.core.auth.revocations import RevokedSessions
 from graphql_api.core.broker import Broker
+from graphql_api.core.cache_hints import Scope as CacheScope
 from graphql_api.core.changes import DATA_CHANGED, redis_announcer, shared_generation
 from graphql_api.core.config import Environment, Settings
 from graphql_api.core.db.engine import Database
@@ -99,9 +100,22 @@ def admission(limiter: RateLimiter, budgets: Budgets) -> Admit:
 CACHE_STATUS_HEADER = "x-cache-status"
 
 
-def _cache_scope(context: Context) -> str | None:
-    # Every anonymous caller sees the same data; anyone else is not cached in this slice.
-    return "public" if context.principal.is_anonymous else None
+def cache_key(context: Context, scope: CacheScope) -> str | None:
+    """Who may share an answer of `scope` with this caller (docs/DECISIONS.md, issue 12)."""
+    principal = context.principal
+    if scope is CacheScope.PUBLIC or principal.is_anonymous:
+        # Anonymous callers are indistinguishable: whatever one may see, all may.
+        return "public"
+    if scope is CacheScope.ROLE:
+        # Drafts depend on the role and on an API key's scopes (announcements:write, ...).
+        role = principal.role.value if principal.role is not None else "-"
+        kind = "service" if principal.is_service else "user"
+        return f"role:{role}:{kind}:{','.join(sorted(principal.scopes))}"
+    if principal.user_id is not None:
+        return f"user:{principal.user_id}"
+    if principal.api_key_id is not None:
+        return f"key:{principal.api_key_id}"
+    return None
 
 
 def _wants_cache_status(context: Context) -> bool:
@@ -110,7 +124,7 @@ def _wants_cache_status(context: Context) -> bool:
 
 def response_cache(settings: Settings, db: Database, redis: Redis) -> ResponseCache:
     return ResponseCache(
-        rules=CacheRules(scope=_cache_scope, report=_wants_cache_status),
+        rules=CacheRules(key=cache_key, report=_wants_cache_status),
         changes=db.changes,
         shared_generation=shared_generation(redis),
         max_bytes=settings.response_cache_max_bytes,

@@ -34,7 +34,8 @@ from graphql_api.core.auth.principal import ANONYMOUS, Principal
 from graphql_api.core.db.engine import statement_counter
 from graphql_api.core.errors import INTERNAL_MESSAGE, ErrorCode, Unauthenticated, classify
 from graphql_api.core.ratelimit import rate_limit_headers
-from graphql_api.engine.operations import Limits, RateLimited, RequestError
+from graphql_api.engine.operations import Limits, Prepared, RateLimited, RequestError
+from graphql_api.face import http_cache
 from graphql_api.face.persisted import PersistedQueryError
 from graphql_api.face.strawberry_engine import EngineSchema
 from graphql_api.face.websocket import TransportWSHandler
@@ -189,7 +190,34 @@ class GraphQLView(GraphQL[Context, None]):
             )
             refused.headers.update(exc.throttle.headers())
             return refused
-        return self._respond(result, response)
+        answered = self._respond(result, response)
+        # A GET naming a persisted document: its URL identifies the document for HTTP caches.
+        if request.method != "GET" or persisted is None:
+            return answered
+        if persisted.trusted_only or "persistedQuery" in (extensions or {}):
+            return self._http_cached(request, prepared, result, answered)
+        return answered
+
+    def _http_cached(
+        self, request: Request, prepared: Prepared, result: ExecutionResult, response: Response
+    ) -> Response:
+        """ETag, Cache-Control and 304 for a GET of a persisted document (face/http_cache.py)."""
+        failed = bool(result.errors) or result.data is None
+        hint = self.operations.cache_hint(prepared)
+        cap = request.app.state.settings.response_cache_max_age_seconds
+        response.headers["cache-control"] = http_cache.cache_control(hint, cap, failed=failed)
+        if failed:
+            return response
+        tag = http_cache.entity_tag(orjson.dumps(result.data))
+        response.headers["etag"] = tag
+        if not http_cache.not_modified(request.headers.get("if-none-match"), tag):
+            return response
+        unchanged = Response(status_code=304)
+        for name in ("etag", "cache-control", "ratelimit-limit", "ratelimit-remaining",
+                     "ratelimit-reset"):  # fmt: skip
+            if name in response.headers:
+                unchanged.headers[name] = response.headers[name]
+        return unchanged
 
     async def _payload(self, request: Request) -> dict[str, Any]:
         if request.method == "GET":

@@ -50,7 +50,7 @@ async def ready(request: Request) -> JSONResponse:
     cache = getattr(getattr(state, "operations", None), "response_cache", None)
     if cache is not None:
         # Hits, misses, stores, invalidations, evictions... of this process (issue 12).
-        body["responseCache"] = cache.counters()
+        body["responseCache"] = {**cache.counters(), "scopes": cache.counters_per_scope()}
     healthy = all(value == "ok" for value in results.values())
     return JSONResponse(
         {"status": "ok" if healthy else "unavailable", "checks": results, **body},

@@ -32,6 +32,7 @@ from graphql_api.services.api_keys import (
 )
 from loaders import written
 from schema.accounts.types import UserType
+from schema.cache import Scope, cache_hint
 from schema.errors import UserError
 from schema.node import register
 from schema.payloads import Payload
@@ -67,6 +68,7 @@ register("ApiKey", lambda info, pk: info.context.loaders.api_key_by_id.load(pk),
 ApiKeyRef = Annotated["ApiKeyType", strawberry.lazy("schema.accounts.api_keys")]
 
 
+@cache_hint(Scope.USER)
 @node_type(
     "ApiKey",
     API_KEY_CLASSES,
@@ -171,6 +173,7 @@ class ApiKeyQueries:
         permission_classes=[IsAdmin],
         graphql_type=list[ApiKeyType],
     )
+    @cache_hint(Scope.USER)
     async def api_keys(self, info: Info) -> list[ApiKeyRow]:
         ctx = info.context
         # Bring last-use times up to date first (one UPDATE, none if nothing was used);

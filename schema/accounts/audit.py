@@ -23,6 +23,7 @@ from graphql_api.core.errors import BadUserInput
 from graphql_api.core.ids import decode_id_of, encode_id
 from schema.accounts.api_keys import ApiKeyType
 from schema.accounts.types import UserType
+from schema.cache import Scope, cache_hint
 from schema.node import is_registered, register
 from schema.permissions import IsAdmin
 from schema.types import Connection, FirstArg, Info, Node, node_type, paginate
@@ -56,6 +57,7 @@ class AuditLogFilter:
     )
 
 
+@cache_hint(Scope.USER)
 @node_type(
     "AuditLog",
     AUDIT_LOG_CLASSES,
@@ -151,6 +153,7 @@ class AuditQueries:
         permission_classes=[IsAdmin],
         graphql_type=AuditLogConnection,
     )
+    @cache_hint(Scope.USER)
     async def audit_logs(
         self,
         info: Info,

@@ -6,6 +6,7 @@ import strawberry
 
 from graphql_api.core.db.queries.accounts import AnyUser
 from schema.accounts.types import UserType
+from schema.cache import Scope, cache_hint
 from schema.node import register
 from schema.types import Info
 
@@ -19,6 +20,7 @@ class AccountQueries:
         description="The signed-in user; null for anonymous callers and services.",
         graphql_type=UserType | None,
     )
+    @cache_hint(Scope.USER)
     async def me(self, info: Info) -> AnyUser | None:
         user_id = info.context.principal.user_id
         if user_id is None:

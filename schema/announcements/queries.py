@@ -17,6 +17,7 @@ from graphql_api.core.db.queries.announcements import (
 )
 from graphql_api.core.errors import BadUserInput
 from schema.announcements.types import AnnouncementConnection, AnnouncementFilter
+from schema.cache import CLOCK_MAX_AGE, Scope, cache_hint
 from schema.node import register
 from schema.projection import selected_columns
 from schema.types import AfterArg, Connection, FirstArg, Info, paginate
@@ -58,6 +59,7 @@ class AnnouncementQueries:
         "for editors, admins and services with announcements:write.",
         graphql_type=AnnouncementConnection,
     )
+    @cache_hint(Scope.ROLE, max_age=CLOCK_MAX_AGE)
     async def announcements(
         self,
         info: Info,

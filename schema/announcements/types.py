@@ -15,6 +15,7 @@ from graphql_api.core.db.queries.announcements import (
 )
 from graphql_api.core.db.queries.businesses import AnyBusiness
 from graphql_api.core.rules import effective_status
+from schema.cache import CLOCK_MAX_AGE, Scope, cache_hint
 from schema.enums import AnnouncementStatus, BusinessSize
 from schema.projection import reads
 from schema.types import Connection, Info, Node, described_enum, later, node_type
@@ -105,6 +106,7 @@ class AnnouncementType(Node):
         metadata=reads("status", "closes_at"),
     )
     @staticmethod
+    @cache_hint(Scope.PUBLIC, max_age=CLOCK_MAX_AGE)
     def status(root: strawberry.Parent[AnyAnnouncement], info: Info) -> AnnouncementStatus:
         return effective_status(root, info.context.now)
 

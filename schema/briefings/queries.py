@@ -30,6 +30,7 @@ from schema.briefings.types import (
     GlossaryTermConnection,
     HistoricalCaseConnection,
 )
+from schema.cache import Scope, cache_hint
 from schema.node import register
 from schema.types import AfterArg, Connection, FirstArg, Info, paginate
 
@@ -88,6 +89,7 @@ class BriefingQueries:
         "services with briefings:write.",
         graphql_type=BriefingConnection,
     )
+    @cache_hint(Scope.ROLE)
     async def briefings(
         self,
         info: Info,
@@ -114,6 +116,7 @@ class BriefingQueries:
         "the caller may not see).",
         graphql_type=BriefingType | None,
     )
+    @cache_hint(Scope.ROLE)
     async def briefing(
         self,
         info: Info,

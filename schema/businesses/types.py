@@ -24,6 +24,7 @@ from graphql_api.core.db.queries.businesses import (
 from graphql_api.core.pagination import page_size
 from loaders.pages import PageKey, ParentOnlyKey, TopKey
 from schema.businesses.permissions import CanReadSensitiveBusinessFields
+from schema.cache import CLOCK_MAX_AGE, Scope, cache_hint
 from schema.enums import ApplicationStatus, BusinessSize
 from schema.projection import reads, selected_columns
 from schema.types import (
@@ -124,6 +125,7 @@ class BusinessType(Node):
         metadata=reads("id"),
     )
     @staticmethod
+    @cache_hint(Scope.ROLE)
     def announcements(
         root: strawberry.Parent[AnyBusiness],
         info: Info,
@@ -151,6 +153,7 @@ class BusinessType(Node):
         metadata=reads("id"),
     )
     @staticmethod
+    @cache_hint(Scope.PUBLIC, max_age=CLOCK_MAX_AGE)
     def matching_announcements(
         root: strawberry.Parent[AnyBusiness],
         info: Info,
@@ -200,6 +203,7 @@ class BusinessType(Node):
         return later(info.context.loaders.success_rate_by_business_id.load(key))
 
 
+@cache_hint(Scope.USER)
 @node_type(
     "Application",
     APPLICATION_CLASSES,

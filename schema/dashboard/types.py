@@ -11,6 +11,7 @@ from graphql_api.core.db.queries.announcements import AnnouncementRow
 from graphql_api.core.errors import BadUserInput
 from schema.announcements.types import AnnouncementType
 from schema.briefings.types import KeywordScore
+from schema.cache import CLOCK_MAX_AGE, Scope, cache_hint
 from schema.enums import AnnouncementStatus, BusinessSize
 from schema.types import Info
 
@@ -65,6 +66,7 @@ class DashboardType:
         "time counts as CLOSED), every status listed in lifecycle order, 0 when none. DRAFT "
         "appears only for editors, admins and services with announcements:write."
     )
+    @cache_hint(Scope.ROLE, max_age=CLOCK_MAX_AGE)
     async def announcements_by_status(self, info: Info) -> list[StatusCount]:
         ctx = info.context
         rows = await queries.announcements_by_status(
@@ -85,6 +87,7 @@ class DashboardType:
         "for the full number.",
         graphql_type=list[AnnouncementType],
     )
+    @cache_hint(Scope.PUBLIC, max_age=CLOCK_MAX_AGE)
     async def open_calls_closing_soon(
         self,
         info: Info,
@@ -104,6 +107,7 @@ class DashboardType:
     @strawberry.field(
         description="Number of calls open now that close within the next `days` days."
     )
+    @cache_hint(Scope.PUBLIC, max_age=CLOCK_MAX_AGE)
     async def open_calls_closing_soon_count(
         self,
         info: Info,
@@ -128,6 +132,7 @@ class DashboardType:
         return [SizeCount(size=size, count=count) for size, count in rows]
 
     @strawberry.field(description="Published briefings dated in the current calendar month (UTC).")
+    @cache_hint(Scope.PUBLIC, max_age=CLOCK_MAX_AGE)
     async def briefings_this_month(self, info: Info) -> int:
         ctx = info.context
         return await queries.published_briefings_in_month(ctx.db, now=ctx.now)
@@ -137,6 +142,7 @@ class DashboardType:
         "included); each score is the sum of the keyword's scores over those briefings. "
         "Highest total first, ties by keyword."
     )
+    @cache_hint(Scope.PUBLIC, max_age=CLOCK_MAX_AGE)
     async def top_keywords(
         self,
         info: Info,

@@ -15,6 +15,7 @@ from graphql_api.core.db.queries.portfolios import (
 )
 from graphql_api.core.errors import BadUserInput, NotFound
 from graphql_api.core.ids import decode_id_of
+from schema.cache import Scope, cache_hint
 from schema.node import register
 from schema.portfolios.permissions import can_read_portfolios_of
 from schema.portfolios.types import PortfolioType, SecurityConnection
@@ -74,6 +75,7 @@ class PortfolioQueries:
         description="A portfolio by ID; NOT_FOUND unless the caller owns it or is an admin.",
         graphql_type=PortfolioType | None,
     )
+    @cache_hint(Scope.USER)
     async def portfolio(
         self,
         info: Info,

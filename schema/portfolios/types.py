@@ -26,6 +26,7 @@ from graphql_api.core.db.queries.portfolios import (
 from graphql_api.core.errors import NotFound
 from graphql_api.core.pagination import page_size
 from loaders.pages import PageKey
+from schema.cache import Scope, cache_hint
 from schema.types import (
     AfterArg,
     Connection,
@@ -103,6 +104,7 @@ async def _security(info: Info, security_id: int) -> AnySecurity:
     return security
 
 
+@cache_hint(Scope.USER)
 @strawberry.type(
     name="Holding",
     description="A position in one security, kept up to date by every trade (never replayed).",
@@ -129,6 +131,7 @@ class HoldingType:
         return exact_money(exact_product(root.quantity, security.last_price))
 
 
+@cache_hint(Scope.USER)
 @node_type(
     "Transaction",
     TRANSACTION_CLASSES,
@@ -157,6 +160,7 @@ async def _valuation(root: AnyPortfolio, info: Info) -> Valuation:
     return valuation
 
 
+@cache_hint(Scope.USER)
 @node_type(
     "Portfolio",
     PORTFOLIO_CLASSES,
