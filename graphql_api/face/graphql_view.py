@@ -9,9 +9,10 @@ execute reaches the same path through `EngineSchema` (graphql_api/face/strawberr
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
-import uuid
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,10 +49,19 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _JSON = "application/json"
 
 
+# New request ids: a random prefix per process and a counter, 32 hex digits like a UUID's.
+# They correlate logs and audit rows and need not be unguessable; uuid4 costs a system
+# call per request (2 % of a cached answer's CPU).
+_ID_PREFIX = secrets.token_hex(8)
+_id_counter = itertools.count()
+
+
 def request_id_of(request: Request | WebSocket) -> str:
     """The caller's X-Request-ID when it is well-formed (for log correlation), else a new one."""
     supplied = request.headers.get("x-request-id", "")
-    return supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+    if _REQUEST_ID.match(supplied):
+        return supplied
+    return f"{_ID_PREFIX}{next(_id_counter):016x}"
 
 
 def _error_body(message: str, code: str) -> bytes:
