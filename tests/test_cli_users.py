@@ -73,6 +73,29 @@ async def test_create_first_admin_from_stdin(
     assert row.details == {"via": "cli", "role": "ADMIN"}
 
 
+async def test_a_user_created_by_the_cli_moves_the_shared_data_generation(
+    settings: Settings, engine: AsyncEngine
+) -> None:
+    """Running servers' response caches (issue 12) must not keep serving what it changed."""
+    import redis.asyncio as aioredis
+
+    from graphql_api.core.changes import SHARED_KEY
+
+    assert settings.redis_url is not None
+    redis = aioredis.Redis.from_url(settings.redis_url)
+    try:
+        before = int(await redis.get(SHARED_KEY) or 0)
+        result = await _run(settings, "--email", "gen@example.com", "--role", "member")
+        assert result.returncode == 0, result.stderr
+        assert int(await redis.get(SHARED_KEY) or 0) == before + 1
+        # A refusal writes nothing and moves nothing.
+        result = await _run(settings, "--email", "gen@example.com", "--role", "member")
+        assert result.returncode != 0
+        assert int(await redis.get(SHARED_KEY) or 0) == before + 1
+    finally:
+        await redis.aclose()
+
+
 async def test_create_user_refusals(settings: Settings, engine: AsyncEngine) -> None:
     # The password is never an argument.
     result = await _run(settings, "--email", "a@example.com", "--role", "ADMIN", "--password", "x")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from decimal import Decimal
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from graphql import ExecutionResult
 from sqlalchemy import select
@@ -23,9 +25,11 @@ from graphql_api.engine.response_cache import (
     BYPASS,
     HIT,
     MISS,
+    SECOND_LEVEL_PREFIX,
     CacheRules,
     Outcome,
     ResponseCache,
+    SecondLevel,
 )
 from graphql_api.services.portfolios import update_prices
 from tests.auth_helpers import PASSWORD, REGISTER
@@ -162,7 +166,8 @@ async def test_concurrent_misses_on_one_key_run_the_query_once(
     await read(client)
     once = sql.count
     cache = cache_of(app)
-    cache.invalidate()
+    # As another instance's write would: neither level holds an answer for the new generation.
+    await app.state.redis.incr(SHARED_KEY)
     sql.reset()
     misses = cache.misses
 
@@ -226,7 +231,11 @@ async def test_a_moved_shared_generation_alone_stops_hits(
 
 
 def bare_cache(
-    changes: Changes, *, max_bytes: int = 10_000, max_age_seconds: float = 60
+    changes: Changes,
+    *,
+    max_bytes: int = 10_000,
+    max_age_seconds: float = 60,
+    second_level: SecondLevel | None = None,
 ) -> ResponseCache:
     return ResponseCache(
         rules=CacheRules(key=lambda context, scope: "public", report=lambda context: True),
@@ -234,7 +243,17 @@ def bare_cache(
         shared_generation=None,
         max_bytes=max_bytes,
         max_age_seconds=max_age_seconds,
+        second_level=second_level,
     )
+
+
+def answer(data: dict[str, Any]) -> Any:
+    """A run that returns `data`."""
+
+    async def run() -> Outcome:
+        return ExecutionResult(data), 1
+
+    return run
 
 
 async def serve(
@@ -383,3 +402,107 @@ async def test_an_operation_without_a_hint_is_never_cached() -> None:
     assert await serve(cache, run, hint=None) == BYPASS
     assert await serve(cache, run, hint=None) == BYPASS
     assert cache.stores == 0
+
+
+# The second level (Redis): what one instance read, the others serve.
+
+
+def _statements(application: Starlette) -> list[str]:
+    seen: list[str] = []
+    application.state.db.add_statement_listener(seen.append)
+    return seen
+
+
+async def test_a_read_on_a_is_served_to_b_from_redis_without_sql(
+    engine: AsyncEngine, instances: list[tuple[Starlette, httpx.AsyncClient]]
+) -> None:
+    (app_a, http_a), (app_b, http_b) = instances
+    await make_securities(engine, 2)
+    first = await read(http_a)
+    assert first["extensions"]["cacheStatus"] == MISS
+    assert cache_of(app_a).second_level_stores == 1
+    on_b = _statements(app_b)
+    served = await read(http_b)
+    assert served["extensions"]["cacheStatus"] == HIT
+    assert served["data"] == first["data"]
+    assert on_b == []
+    assert cache_of(app_b).second_level_hits == 1
+    # Now in B's own level too: the next hit does not ask Redis for the answer.
+    assert (await read(http_b))["extensions"]["cacheStatus"] == HIT
+    assert cache_of(app_b).second_level_hits == 1
+
+    # A write anywhere moves the shared generation: neither level serves the old answer.
+    await update_prices(db=app_b.state.db, prices=[("S0001", Decimal("123.45"))])
+    after_a = await read(http_a)
+    assert after_a["extensions"]["cacheStatus"] == MISS
+    assert Decimal(prices(after_a)["S0001"]) == Decimal("123.45")
+    after_b = await read(http_b)
+    assert after_b["extensions"]["cacheStatus"] == HIT  # A's new answer, through Redis
+    assert Decimal(prices(after_b)["S0001"]) == Decimal("123.45")
+
+
+async def test_without_the_second_level_each_instance_runs_its_own(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    from graphql_api.face.app import create_app
+
+    alone = dataclasses.replace(settings, response_cache_shared=False)
+    async with AsyncExitStack() as stack:
+        clients = []
+        for _ in range(2):
+            application = create_app(alone)
+            await stack.enter_async_context(application.router.lifespan_context(application))
+            transport = httpx.ASGITransport(app=application)
+            clients.append(
+                await stack.enter_async_context(
+                    httpx.AsyncClient(transport=transport, base_url="http://testserver")
+                )
+            )
+        await make_securities(engine, 1)
+        assert (await read(clients[0]))["extensions"]["cacheStatus"] == MISS
+        assert (await read(clients[1]))["extensions"]["cacheStatus"] == MISS
+
+
+def redis_level(redis_client: Any) -> SecondLevel:
+    async def put(key: str, value: bytes, ttl: float) -> None:
+        await redis_client.set(key, value, px=int(ttl * 1000))
+
+    async def get(key: str) -> bytes | None:
+        value: bytes | None = await redis_client.get(key)
+        return value
+
+    return SecondLevel(get=get, put=put)
+
+
+async def test_an_answer_in_redis_past_its_deadline_is_not_served(redis_url: str) -> None:
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        changes = Changes()
+        writer = bare_cache(changes, second_level=redis_level(client))
+        reader = bare_cache(changes, second_level=redis_level(client))
+        assert await serve(writer, answer({"n": 1})) == MISS
+        assert await serve(reader, answer({"n": 2})) == HIT
+        # Rewrite the stored deadline into the past (the TTL alone would take a minute).
+        (key,) = await client.keys(SECOND_LEVEL_PREFIX + "*")
+        stored = orjson.loads(await client.get(key))
+        stored["until"] = time.time() - 1
+        await client.set(key, orjson.dumps(stored))
+        late = bare_cache(changes, second_level=redis_level(client))
+        assert await serve(late, answer({"n": 3})) == MISS
+    finally:
+        await client.aclose()
+
+
+async def test_a_second_level_that_fails_only_costs_the_run() -> None:
+    async def broken_get(key: str) -> bytes | None:
+        raise ConnectionError("redis went away")
+
+    async def broken_put(key: str, value: bytes, ttl: float) -> None:
+        raise ConnectionError("redis went away")
+
+    cache = bare_cache(Changes(), second_level=SecondLevel(get=broken_get, put=broken_put))
+    assert await serve(cache, answer({"n": 1})) == MISS
+    assert await serve(cache, answer({"n": 2})) == HIT  # the first level still works
+    assert cache.second_level_stores == 0

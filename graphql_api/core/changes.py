@@ -14,12 +14,15 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from graphql_api.core.events import Publisher
+from graphql_api.core.events import Publisher, redis_publisher
+
+if TYPE_CHECKING:
+    from graphql_api.core.db.engine import Database
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,13 @@ class Changes:
                 self.bump()
 
         return heard
+
+
+def connect(db: Database, redis: Redis) -> None:
+    """Publish `db`'s events after commit and announce its changes to every instance (the
+    app and every CLI command that writes: caches elsewhere must not serve older data)."""
+    db.publisher = redis_publisher(redis)
+    db.announce = redis_announcer(redis=redis, publisher=db.publisher, origin=db.changes.origin)
 
 
 def redis_announcer(*, redis: Redis, publisher: Publisher, origin: str) -> Announcer:

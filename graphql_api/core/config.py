@@ -150,6 +150,9 @@ class Settings:
     response_cache_max_bytes: int = 64 * 1024 * 1024
     # The safety net, and how long an answer that depends on the clock may lag it.
     response_cache_max_age_seconds: int = 60
+    # A second level in Redis, shared by every instance (what one instance read, the others
+    # serve); the first level stays in process.
+    response_cache_shared: bool = True
     log_level: str = "INFO"
     trade_fee_bps: int = 10
     expose_sql_count: bool = False
@@ -248,6 +251,7 @@ class Settings:
             response_cache_max_age_seconds=_int(
                 source, "RESPONSE_CACHE_MAX_AGE_SECONDS", 60, low=1, high=7 * 24 * 3600
             ),
+            response_cache_shared=_bool(source, "RESPONSE_CACHE_SHARED", True),
             log_level=log_level,
             trade_fee_bps=_int(source, "TRADE_FEE_BPS", 10, low=0, high=1000),
             expose_sql_count=_bool(source, "EXPOSE_SQL_COUNT", False),

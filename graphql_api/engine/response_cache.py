@@ -23,6 +23,8 @@ Concurrent misses on one key run the query once (one future per key and generati
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
@@ -35,11 +37,26 @@ from graphql import ExecutionResult
 from graphql_api.core.cache_hints import CacheHint, Scope
 from graphql_api.core.changes import Changes
 
+log = logging.getLogger(__name__)
+
 HIT: Final = "HIT"
 MISS: Final = "MISS"
 BYPASS: Final = "BYPASS"
 
 _TALLY: Final = {HIT: "hits", MISS: "misses", BYPASS: "bypasses"}
+
+# The second level, shared by every instance (Redis): get(key) -> stored bytes or None,
+# put(key, value, ttl seconds). Either may raise; the cache then behaves as if it missed.
+SharedGet = Callable[[str], Awaitable[bytes | None]]
+SharedPut = Callable[[str, bytes, float], Awaitable[None]]
+SECOND_LEVEL_PREFIX: Final = "graphql-api:response:"
+
+
+@dataclass(frozen=True, slots=True)
+class SecondLevel:
+    get: SharedGet
+    put: SharedPut
+
 
 # A result and its actual cost (objects returned, for `extensions.cost`).
 Outcome = tuple[ExecutionResult, int | None]
@@ -94,8 +111,10 @@ class ResponseCache:
         shared_generation: SharedGeneration | None,
         max_bytes: int,
         max_age_seconds: float,
+        second_level: SecondLevel | None = None,
     ) -> None:
         self.rules = rules
+        self._second = second_level
         self.max_bytes = max_bytes
         # The safety net, and the bound on answers that depend on the clock (a call's
         # effective status turns CLOSED when its deadline passes without any write).
@@ -113,6 +132,9 @@ class ResponseCache:
         self.bypasses = 0
         # Misses answered by another request's run of the same key (also counted as hits).
         self.coalesced = 0
+        # Misses of this level answered by the shared one (also counted as hits).
+        self.second_level_hits = 0
+        self.second_level_stores = 0
         # Queries per document scope: hits, misses, bypasses (mutations are not counted).
         self._per_scope = {scope: dict.fromkeys(_TALLY.values(), 0) for scope in Scope}
         changes.listen(self.invalidate)
@@ -129,6 +151,8 @@ class ResponseCache:
             "evictions": self.evictions,
             "bypasses": self.bypasses,
             "coalesced": self.coalesced,
+            "secondLevelHits": self.second_level_hits,
+            "secondLevelStores": self.second_level_stores,
             "entries": len(self._entries),
             "bytes": self.bytes,
         }
@@ -220,19 +244,77 @@ class ResponseCache:
                 return Served(ExecutionResult(result.data, result.errors), actual, HIT)
             # The first run failed or was cancelled: run it ourselves, uncached.
             return await self._bypass(run)
-        self.misses += 1
         flight = asyncio.get_running_loop().create_future()
         self._flights[flight_key] = flight
         outcome: Outcome | None = None
+        status = MISS
         try:
-            outcome = await run()
+            stored = await self._second_get(key, shared)
+            if stored is not None:
+                outcome, max_age = stored
+                status = HIT
+            else:
+                outcome = await run()
         finally:
             del self._flights[flight_key]
             flight.set_result(outcome)  # None: the others run it themselves
         result, actual = outcome
+        if status == HIT:
+            self.hits += 1
+            self.second_level_hits += 1
+        else:
+            self.misses += 1
         if self._changes.generation == local and max_age > 0:
-            self._store(key, result, actual, shared, time.monotonic() + max_age)
-        return Served(result, actual, MISS)
+            stored_here = self._store(key, result, actual, shared, time.monotonic() + max_age)
+            if stored_here is not None and status == MISS:
+                await self._second_put(key, shared, stored_here, actual, max_age)
+        return Served(result, actual, status)
+
+    # --- the second level -----------------------------------------------------------------
+
+    @staticmethod
+    def _second_key(key: Key, shared: int) -> str:
+        """The Redis key of an answer: it names the shared generation it was read under, so
+        a write anywhere makes every older answer unreachable at once (the TTL frees them)."""
+        scope, digest, operation_name, variables = key
+        parts = b"\0".join(
+            (scope.encode(), digest.encode(), (operation_name or "").encode(), variables)
+        )
+        return f"{SECOND_LEVEL_PREFIX}{shared}:{hashlib.sha256(parts).hexdigest()}"
+
+    async def _second_get(self, key: Key, shared: int) -> tuple[Outcome, float] | None:
+        if self._second is None:
+            return None
+        try:
+            raw = await self._second.get(self._second_key(key, shared))
+        except Exception:  # Redis unable to answer: run the query instead
+            log.warning("response cache: second level unavailable", exc_info=True)
+            return None
+        if raw is None:
+            return None
+        stored = orjson.loads(raw)
+        # Wall clock: the instance that stored it set the deadline.
+        left = stored["until"] - time.time()
+        if left <= 0:
+            return None
+        return (ExecutionResult(stored["data"]), stored["cost"]), left
+
+    async def _second_put(
+        self, key: Key, shared: int, data: bytes, actual: int | None, max_age: float
+    ) -> None:
+        if self._second is None:
+            return
+        value = b'{"data":%s,"cost":%s,"until":%s}' % (
+            data,
+            orjson.dumps(actual),
+            orjson.dumps(time.time() + max_age),
+        )
+        try:
+            await self._second.put(self._second_key(key, shared), value, max_age)
+        except Exception:  # the answer is served anyway; only sharing it failed
+            log.warning("response cache: could not store in the second level", exc_info=True)
+            return
+        self.second_level_stores += 1
 
     def _store(
         self,
@@ -241,13 +323,15 @@ class ResponseCache:
         actual: int | None,
         shared: int,
         expires_at: float,
-    ) -> None:
+    ) -> bytes | None:
+        """Keep a clean answer in this level; returns its encoding (None: not kept)."""
         # Errors may be passing (a timeout, a failed connection): only clean answers stay.
         if result.errors or result.data is None:
-            return
-        size = len(orjson.dumps(result.data))
+            return None
+        encoded = orjson.dumps(result.data)
+        size = len(encoded)
         if size > self.max_bytes:
-            return
+            return None
         self._drop(key)
         self._entries[key] = Entry(result.data, actual, shared, size, expires_at)
         self.bytes += size
@@ -256,6 +340,7 @@ class ResponseCache:
             _, evicted = self._entries.popitem(last=False)
             self.bytes -= evicted.size
             self.evictions += 1
+        return encoded
 
     def _drop(self, key: Key) -> None:
         entry = self._entries.pop(key, None)

@@ -18,14 +18,14 @@ from graphql_api.core.auth.authenticate import PrincipalCache, authenticate
 from graphql_api.core.auth.revocations import RevokedSessions
 from graphql_api.core.broker import Broker
 from graphql_api.core.cache_hints import Scope as CacheScope
-from graphql_api.core.changes import DATA_CHANGED, redis_announcer, shared_generation
+from graphql_api.core.changes import DATA_CHANGED, connect, shared_generation
 from graphql_api.core.config import Environment, Settings
 from graphql_api.core.db.engine import Database
-from graphql_api.core.events import SESSION_REVOKED, redis_publisher
+from graphql_api.core.events import SESSION_REVOKED
 from graphql_api.core.pagination import DEFAULT_PAGE_SIZE
 from graphql_api.core.ratelimit import Budgets, RateLimiter, Throttle
 from graphql_api.engine.operations import Admit, Limits
-from graphql_api.engine.response_cache import CacheRules, ResponseCache
+from graphql_api.engine.response_cache import CacheRules, ResponseCache, SecondLevel
 from graphql_api.face import health
 from graphql_api.face.graphql_view import GraphQLView
 from graphql_api.face.persisted import PersistedDocuments
@@ -129,7 +129,22 @@ def response_cache(settings: Settings, db: Database, redis: Redis) -> ResponseCa
         shared_generation=shared_generation(redis),
         max_bytes=settings.response_cache_max_bytes,
         max_age_seconds=settings.response_cache_max_age_seconds,
+        second_level=second_level(redis) if settings.response_cache_shared else None,
     )
+
+
+def second_level(redis: Redis) -> SecondLevel:
+    """The response cache's level shared by every instance: Redis, entries expiring with
+    their max age (their keys name the data generation, so writes need no deletes)."""
+
+    async def put(key: str, value: bytes, ttl: float) -> None:
+        await redis.set(key, value, px=max(1, int(ttl * 1000)))
+
+    async def get(key: str) -> bytes | None:
+        value = await redis.get(key)
+        return value if isinstance(value, bytes) or value is None else str(value).encode()
+
+    return SecondLevel(get=get, put=put)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -155,14 +170,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.principal_cache = PrincipalCache()
         app.state.db = Database(settings)
         app.state.redis = Redis.from_url(redis_url, health_check_interval=30)
-        app.state.db.publisher = redis_publisher(app.state.redis)
-        # Every committed change moves the shared data generation and is announced, whether
-        # or not this instance caches: other instances may (core/changes.py).
-        app.state.db.announce = redis_announcer(
-            redis=app.state.redis,
-            publisher=app.state.db.publisher,
-            origin=app.state.db.changes.origin,
-        )
+        # Events after commit; every committed change moves the shared data generation and
+        # is announced, whether or not this instance caches: others may (core/changes.py).
+        connect(app.state.db, app.state.redis)
         # API keys' last use: batched from Redis into the database every 30 s and at exit.
         last_use_flusher = LastUseFlusher(app.state.db, app.state.redis)
         last_use_flusher.start()

@@ -283,8 +283,11 @@ def _refusal_message(refusal: Rejected, email: str) -> str:
 def create_user(email: str, role: str, display_name: str | None) -> None:
     """Create a user. The password is read from stdin when it is not a terminal, else prompted
     for; it is never taken from the command line (shell history, process lists)."""
+    from redis.asyncio import Redis
+
     from graphql_api.core.actor import Actor
     from graphql_api.core.auth.principal import ANONYMOUS
+    from graphql_api.core.changes import connect
     from graphql_api.core.db.engine import Database
     from graphql_api.core.errors import Rejected
     from graphql_api.services import accounts
@@ -302,6 +305,10 @@ def create_user(email: str, role: str, display_name: str | None) -> None:
 
     async def run(live: Settings) -> User:
         db = Database(live)
+        assert live.redis_url is not None
+        redis = Redis.from_url(live.redis_url)
+        # Running servers' response caches must drop what the new user changes.
+        connect(db, redis)
         try:
             return await accounts.create_user(
                 db=db,
@@ -314,6 +321,7 @@ def create_user(email: str, role: str, display_name: str | None) -> None:
             )
         finally:
             await db.dispose()
+            await redis.aclose()
 
     with _services(settings) as live:
         asyncio.run(_prepare(dataclasses.replace(live, auto_migrate=True), seed_if_empty=False))
