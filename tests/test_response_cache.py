@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -182,8 +182,10 @@ async def test_concurrent_misses_on_one_key_run_the_query_once(
     # here; test_concurrent_misses_share_one_run stages the overlap.
 
 
-@pytest.fixture
-async def instances(settings: Settings) -> AsyncIterator[list[tuple[Starlette, httpx.AsyncClient]]]:
+@asynccontextmanager
+async def two_instances(
+    settings: Settings,
+) -> AsyncIterator[list[tuple[Starlette, httpx.AsyncClient]]]:
     """Two app instances (each its own cache) sharing PostgreSQL and Redis."""
     from graphql_api.face.app import create_app
 
@@ -197,6 +199,12 @@ async def instances(settings: Settings) -> AsyncIterator[list[tuple[Starlette, h
                 httpx.AsyncClient(transport=transport, base_url="http://testserver")
             )
             pair.append((application, http))
+        yield pair
+
+
+@pytest.fixture
+async def instances(settings: Settings) -> AsyncIterator[list[tuple[Starlette, httpx.AsyncClient]]]:
+    async with two_instances(settings) as pair:
         yield pair
 
 
@@ -444,23 +452,11 @@ async def test_a_read_on_a_is_served_to_b_from_redis_without_sql(
 async def test_without_the_second_level_each_instance_runs_its_own(
     engine: AsyncEngine, settings: Settings
 ) -> None:
-    from graphql_api.face.app import create_app
-
     alone = dataclasses.replace(settings, response_cache_shared=False)
-    async with AsyncExitStack() as stack:
-        clients = []
-        for _ in range(2):
-            application = create_app(alone)
-            await stack.enter_async_context(application.router.lifespan_context(application))
-            transport = httpx.ASGITransport(app=application)
-            clients.append(
-                await stack.enter_async_context(
-                    httpx.AsyncClient(transport=transport, base_url="http://testserver")
-                )
-            )
+    async with two_instances(alone) as pair:
         await make_securities(engine, 1)
-        assert (await read(clients[0]))["extensions"]["cacheStatus"] == MISS
-        assert (await read(clients[1]))["extensions"]["cacheStatus"] == MISS
+        for _, http in pair:
+            assert (await read(http))["extensions"]["cacheStatus"] == MISS
 
 
 def redis_level(redis_client: Any) -> SecondLevel:
