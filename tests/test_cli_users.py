@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import itertools
 import os
 import subprocess
 import sys
@@ -25,7 +26,10 @@ from graphql_api.core.db.models import User
 from graphql_api.devtools.seed import seed_demo
 from graphql_api.face import cli
 from tests.auth_helpers import LOGIN, PASSWORD, audit_rows, login
+from tests.conftest import TestPostgres
 from tests.graphql_client import gql
+
+_seed_databases = itertools.count(1)
 
 
 def _create_user(
@@ -168,3 +172,41 @@ async def test_no_demo_logins_in_production(
     async with engine.connect() as conn:
         hashes = (await conn.execute(select(User.password_hash).distinct())).scalars().all()
     assert hashes == ["!"]
+
+
+async def test_the_seed_command_moves_the_shared_data_generation(
+    pg_server: TestPostgres, redis_url: str
+) -> None:
+    """`graphql-api seed` bulk-loads outside `Database.write()`; it announces the change
+    itself, so running servers' response caches drop their answers (issue 12)."""
+    import redis.asyncio as aioredis
+
+    from graphql_api.core.changes import SHARED_KEY
+
+    name = f"seedcli_{next(_seed_databases)}"
+    await pg_server.create_database(name)
+    redis = aioredis.Redis.from_url(redis_url)
+    try:
+        before = int(await redis.get(SHARED_KEY) or 0)
+        env = {
+            **os.environ,
+            "ENV": "test",
+            "DATABASE_URL": pg_server.url(name),
+            "REDIS_URL": redis_url,
+            "LOG_LEVEL": "WARNING",
+            "JWT_SECRET": "s" * 40,
+        }
+        result = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "graphql_api.face.cli", "seed", "--scale", "1"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert int(await redis.get(SHARED_KEY) or 0) == before + 1
+    finally:
+        await redis.aclose()
+        await pg_server.drop_database(name)

@@ -69,6 +69,15 @@ def connect(db: Database, redis: Redis) -> None:
     db.announce = redis_announcer(redis=redis, publisher=db.publisher, origin=db.changes.origin)
 
 
+async def announce_change(redis_url: str) -> None:
+    """Announce a change written outside `Database.write()` (the seed's bulk load)."""
+    redis = Redis.from_url(redis_url)
+    try:
+        await redis_announcer(redis=redis, publisher=redis_publisher(redis), origin="cli")()
+    finally:
+        await redis.aclose()
+
+
 def redis_announcer(*, redis: Redis, publisher: Publisher, origin: str) -> Announcer:
     """Move the shared generation, then tell every instance (DATA_CHANGED)."""
 

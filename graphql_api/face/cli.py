@@ -153,6 +153,7 @@ def seed(scale: int, seed_value: int) -> None:
     """Fill the database with deterministic demo data."""
     from sqlalchemy.ext.asyncio import create_async_engine
 
+    from graphql_api.core.changes import announce_change
     from graphql_api.devtools.seed import seed_demo
 
     settings = _settings()
@@ -160,19 +161,22 @@ def seed(scale: int, seed_value: int) -> None:
 
     from graphql_api.core.auth.users import enable_demo_logins
 
-    async def run(url: str) -> dict[str, int]:
+    async def run(url: str, redis_url: str) -> dict[str, int]:
         engine = create_async_engine(url)
         try:
             counts = await seed_demo(engine, scale=scale, seed=seed_value, progress=True)
             await enable_demo_logins(engine, settings)
-            return counts
         finally:
             await engine.dispose()
+        # Servers already reading this database must not keep serving cached answers.
+        await announce_change(redis_url)
+        return counts
 
     with _services(settings) as live:
         asyncio.run(_prepare(dataclasses.replace(live, auto_migrate=True), seed_if_empty=False))
         assert live.database_url is not None
-        counts = asyncio.run(run(live.database_url))
+        assert live.redis_url is not None
+        counts = asyncio.run(run(live.database_url, live.redis_url))
     for table, count in counts.items():
         click.echo(f"{table}: {count}")
 
