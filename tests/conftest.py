@@ -130,6 +130,7 @@ async def redis_url(redis_server: RedisServer) -> str:
 
 # --- The application under test -------------------------------------------------------
 
+from contextlib import AsyncExitStack, asynccontextmanager  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -166,6 +167,27 @@ async def app(settings: Settings) -> AsyncIterator[Starlette]:
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application
+
+
+@asynccontextmanager
+async def two_instances(
+    settings: Settings,
+) -> AsyncIterator[list[tuple[Starlette, httpx.AsyncClient]]]:
+    """Two app instances (each its own caches, limiter and state) sharing PostgreSQL and
+    Redis, each with its own client."""
+    from graphql_api.face.app import create_app
+
+    pair: list[tuple[Starlette, httpx.AsyncClient]] = []
+    async with AsyncExitStack() as stack:
+        for _ in range(2):
+            application = create_app(settings)
+            await stack.enter_async_context(application.router.lifespan_context(application))
+            transport = httpx.ASGITransport(app=application)
+            http = await stack.enter_async_context(
+                httpx.AsyncClient(transport=transport, base_url="http://testserver")
+            )
+            pair.append((application, http))
+        yield pair
 
 
 def act_as(app: Starlette, principal: Principal) -> None:

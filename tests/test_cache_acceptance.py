@@ -12,7 +12,6 @@ import asyncio
 import dataclasses
 from collections import Counter
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +24,7 @@ from graphql_api.core.changes import DATA_CHANGED
 from graphql_api.core.config import Settings
 from graphql_api.core.db.enums import Role
 from graphql_api.engine.response_cache import HIT, MISS
-from tests.conftest import act_as
+from tests.conftest import act_as, two_instances
 from tests.factories_portfolios import make_principal, make_securities
 
 ROUNDS = 200
@@ -47,18 +46,7 @@ def settings(settings: Settings) -> Settings:
 @pytest.fixture
 async def pair(settings: Settings) -> AsyncIterator[list[tuple[Starlette, httpx.AsyncClient]]]:
     """Two app instances (each its own first level) sharing PostgreSQL and Redis."""
-    from graphql_api.face.app import create_app
-
-    instances: list[tuple[Starlette, httpx.AsyncClient]] = []
-    async with AsyncExitStack() as stack:
-        for _ in range(2):
-            application = create_app(settings)
-            await stack.enter_async_context(application.router.lifespan_context(application))
-            transport = httpx.ASGITransport(app=application)
-            http = await stack.enter_async_context(
-                httpx.AsyncClient(transport=transport, base_url="http://testserver")
-            )
-            instances.append((application, http))
+    async with two_instances(settings) as instances:
         yield instances
 
 

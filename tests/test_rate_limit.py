@@ -8,7 +8,6 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 
 import httpx
 import pytest
@@ -18,7 +17,7 @@ from graphql_api.core.auth.principal import ANONYMOUS, Principal
 from graphql_api.core.config import Settings
 from graphql_api.core.db.enums import Role
 from graphql_api.core.ratelimit import Budget, Budgets, RateLimiter
-from tests.conftest import StatementCounter
+from tests.conftest import StatementCounter, two_instances
 
 TERMS = "{ glossary(first: 4) { edges { node { term } } } }"
 TERMS_COST = 1 + 4 * 2
@@ -94,22 +93,11 @@ def test_callers_draw_from_their_own_kind_of_budget() -> None:
 @pytest.fixture
 async def instances(settings: Settings) -> AsyncIterator[list[tuple[Starlette, httpx.AsyncClient]]]:
     """Two app instances (each its own limiter and state) sharing PostgreSQL and Redis."""
-    from graphql_api.face.app import create_app
-
     # Three cheap queries fit; the restore rate gives one more about a second later.
     tight = dataclasses.replace(
         settings, rate_limit=True, budget_anonymous=Budget(3 * TERMS_COST, 10)
     )
-    pair: list[tuple[Starlette, httpx.AsyncClient]] = []
-    async with AsyncExitStack() as stack:
-        for _ in range(2):
-            application = create_app(tight)
-            await stack.enter_async_context(application.router.lifespan_context(application))
-            transport = httpx.ASGITransport(app=application)
-            http = await stack.enter_async_context(
-                httpx.AsyncClient(transport=transport, base_url="http://testserver")
-            )
-            pair.append((application, http))
+    async with two_instances(tight) as pair:
         yield pair
 
 

@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -33,7 +32,7 @@ from graphql_api.engine.response_cache import (
 )
 from graphql_api.services.portfolios import update_prices
 from tests.auth_helpers import PASSWORD, REGISTER
-from tests.conftest import StatementCounter, act_as
+from tests.conftest import StatementCounter, act_as, two_instances
 from tests.factories_portfolios import make_principal, make_securities
 
 SECURITIES = "query Prices { securities(first: 10) { edges { node { symbol lastPrice } } } }"
@@ -180,26 +179,6 @@ async def test_concurrent_misses_on_one_key_run_the_query_once(
     assert all(body["data"] == bodies[0]["data"] for body in bodies)
     # Whether the others waited for the one run or came after it stored is up to timing
     # here; test_concurrent_misses_share_one_run stages the overlap.
-
-
-@asynccontextmanager
-async def two_instances(
-    settings: Settings,
-) -> AsyncIterator[list[tuple[Starlette, httpx.AsyncClient]]]:
-    """Two app instances (each its own cache) sharing PostgreSQL and Redis."""
-    from graphql_api.face.app import create_app
-
-    pair: list[tuple[Starlette, httpx.AsyncClient]] = []
-    async with AsyncExitStack() as stack:
-        for _ in range(2):
-            application = create_app(settings)
-            await stack.enter_async_context(application.router.lifespan_context(application))
-            transport = httpx.ASGITransport(app=application)
-            http = await stack.enter_async_context(
-                httpx.AsyncClient(transport=transport, base_url="http://testserver")
-            )
-            pair.append((application, http))
-        yield pair
 
 
 @pytest.fixture
