@@ -13,11 +13,11 @@ import asyncio
 from logging.config import fileConfig
 from typing import Any
 
+from alembic import context
 from sqlalchemy import func, pool, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from alembic import context
 from graphql_api.core.config import Settings
 from graphql_api.core.db.migrate import COMPARE_OPTIONS, MIGRATION_LOCK_KEY
 from graphql_api.core.db.models import Base

@@ -1335,22 +1335,15 @@ async def test_read_cell_after_every_principal_read_it(
     every = {name: await world.headers(name) for name in PRINCIPALS}
     variables = probe.variables(world.ds)
     asking = {**every[principal], "x-cache-status": "1"}
-    for _ in range(2):
-        invalidations = await _invalidations(world.client)
+    for _ in range(3):
         for name in PRINCIPALS:
             await post(world.client, probe.query, variables, every[name])
         served = (await post(world.client, probe.query, variables, asking)).json()
-        # A write in between (the API keys' last-use flush, every 30 s) empties the cache:
-        # then warm it once more.
-        if await _invalidations(world.client) == invalidations:
+        # A write in between (the API keys' last-use flush, which `apiKeys` runs first)
+        # drops or keeps out what it changed: then warm it once more.
+        if outcome not in ("DATA", "HIDE") or served["extensions"]["cacheStatus"] == "HIT":
             break
     if outcome in ("DATA", "HIDE"):
         # Answers without errors were stored: the cell's read came from the cache.
         assert served["extensions"]["cacheStatus"] == "HIT", f"{probe.name} as {principal}"
     await check_cell(world, probe, principal, outcome)
-
-
-async def _invalidations(client: httpx.AsyncClient) -> int:
-    ready = (await client.get("/health/ready")).json()
-    count: int = ready["responseCache"]["invalidations"]
-    return count

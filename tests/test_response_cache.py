@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from graphql_api.core.cache_hints import CacheHint
-from graphql_api.core.changes import SHARED_KEY, Changes
+from graphql_api.core.changes import SHARED_KEY, Changes, redis_announcer
 from graphql_api.core.config import Settings
 from graphql_api.engine.response_cache import (
     BYPASS,
@@ -110,7 +110,7 @@ async def test_a_write_through_a_service_shows_in_the_next_read(
     assert cache_of(app).invalidations > invalidations
 
 
-async def test_a_graphql_mutation_bypasses_and_invalidates(
+async def test_a_graphql_mutation_bypasses_and_keeps_what_it_did_not_change(
     engine: AsyncEngine, app: Starlette, client: httpx.AsyncClient
 ) -> None:
     await make_securities(engine, 1)
@@ -125,10 +125,28 @@ async def test_a_graphql_mutation_bypasses_and_invalidates(
     body = response.json()
     assert body["data"]["register"]["errors"] == []
     assert body["extensions"]["cacheStatus"] == BYPASS
-    # The account was written: the level was dropped, and nothing of the mutation stored.
-    assert cache.invalidations > before[0]
-    assert (cache.stores, len(cache)) == (before[1], 0)
-    assert (await read(client))["extensions"]["cacheStatus"] == MISS
+    # Users (and their sessions) were written, not securities: the entry stays, and
+    # nothing of the mutation was stored.
+    assert (cache.invalidations, cache.stores, len(cache)) == before
+    assert (await read(client))["extensions"]["cacheStatus"] == HIT
+
+
+async def test_a_write_drops_exactly_the_entries_that_read_what_it_changed(
+    engine: AsyncEngine, app: Starlette, client: httpx.AsyncClient, sql: StatementCounter
+) -> None:
+    await make_securities(engine, 2)
+    glossary = "query Terms { glossary(first: 5) { totalCount } }"
+    await read(client)
+    await client.post("/graphql", json={"query": glossary})
+    cache = cache_of(app)
+    assert len(cache) == 2
+    await update_prices(db=app.state.db, prices=[("S0000", Decimal("7"))])
+    assert len(cache) == 1  # the securities page went, the glossary's stayed
+    sql.reset()
+    again = await client.post("/graphql", json={"query": glossary}, headers=ASK)
+    assert again.json()["extensions"]["cacheStatus"] == HIT
+    assert sql.count == 0
+    assert Decimal(prices(await read(client))["S0000"]) == Decimal("7")
 
 
 async def test_an_authenticated_read_of_public_data_shares_the_public_entry(
@@ -165,8 +183,8 @@ async def test_concurrent_misses_on_one_key_run_the_query_once(
     await read(client)
     once = sql.count
     cache = cache_of(app)
-    # As another instance's write would: neither level holds an answer for the new generation.
-    await app.state.redis.incr(SHARED_KEY)
+    # As another instance's write would: neither level holds an answer once the tag moved.
+    await move_in_redis(app, "securities")
     sql.reset()
     misses = cache.misses
 
@@ -203,14 +221,40 @@ async def test_a_write_on_b_is_seen_on_a_as_soon_as_it_returned(
         assert Decimal(prices(after)["S0001"]) == price
 
 
-async def test_a_moved_shared_generation_alone_stops_hits(
+async def move_in_redis(app: Starlette, *tags: str) -> None:
+    """What another instance's write does in Redis, without its event."""
+
+    async def nobody_hears(topic: str, payload: dict[str, Any]) -> None:
+        return None
+
+    announce = redis_announcer(redis=app.state.redis, publisher=nobody_hears, origin="other")
+    await announce(tags)
+
+
+async def test_a_moved_tag_in_redis_alone_stops_hits(
     engine: AsyncEngine, app: Starlette, client: httpx.AsyncClient
 ) -> None:
-    """What makes the cross-instance case hold before the event arrives: only the Redis key
-    moves here (no event, no local write), and the hit is refused."""
+    """What makes the cross-instance case hold before the event arrives: only Redis moves
+    here (no event, no local write), and the hit is refused."""
     await make_securities(engine, 1)
     await read(client)
-    await app.state.redis.incr(SHARED_KEY)
+    await move_in_redis(app, "securities")
+    assert (await read(client))["extensions"]["cacheStatus"] == MISS
+
+
+async def test_a_write_elsewhere_to_something_else_keeps_the_entry(
+    engine: AsyncEngine, app: Starlette, client: httpx.AsyncClient, sql: StatementCounter
+) -> None:
+    await make_securities(engine, 1)
+    await read(client)
+    generation = int(await app.state.redis.get(SHARED_KEY) or 0)
+    await move_in_redis(app, "users", "users#3", "api_keys")
+    assert int(await app.state.redis.get(SHARED_KEY)) == generation + 1
+    sql.reset()
+    # The shared generation moved, so the entry's tags are read from Redis: none moved.
+    assert (await read(client))["extensions"]["cacheStatus"] == HIT
+    assert sql.count == 0
+    await move_in_redis(app, "*")  # a write nobody could describe moves everything
     assert (await read(client))["extensions"]["cacheStatus"] == MISS
 
 

@@ -1,37 +1,58 @@
-"""Data generations: how caches learn that a committed write may have changed what they hold.
+"""Data generations and entity tags: how caches learn that a committed write changed what they hold.
 
-Every committed write transaction that changed anything moves two counters:
-- the instance's own generation (`Changes.generation`), at once and synchronously after the
-  COMMIT, so nothing in this process can read the old generation once the write returned;
-- a shared generation in Redis (`SHARED_KEY`, INCR), awaited before the write returns, so
-  every other instance can tell on its next cache hit that it must not serve what it holds.
-Then one DATA_CHANGED event goes out through the broker so that other instances drop their
-first level promptly instead of on their next hit (issue 12, first slice: the whole level).
+A committed write transaction that changed anything knows the tags it moved (core/tags.py,
+collected by the writer's session). Then, in this order:
+- this instance's `Changes.bump(tags)`, at once and synchronously after the COMMIT: its
+  local generation moves, each tag remembers that generation, and listeners (the response
+  cache's first level) drop what holds those tags. Nothing in this process can read the
+  old state once the write returned;
+- in Redis, one script moves the shared generation (`SHARED_KEY`, INCR) and sets each tag
+  to it (`TAGS_KEY`, a hash), awaited before the write returns, so every instance can tell
+  on its next cache hit whether what it holds read a tag moved after it was read;
+- one DATA_CHANGED event with the tags through the broker, so that other instances drop
+  those entries promptly instead of on their next hit.
+The hash holds one field per tag ever moved: per table, its list tag, `#*` and at most
+1,024 entity buckets, so it stays bounded.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from graphql_api.core.events import Publisher, redis_publisher
+from graphql_api.core.tags import EVERYTHING
 
 if TYPE_CHECKING:
     from graphql_api.core.db.engine import Database
 
 log = logging.getLogger(__name__)
 
-DATA_CHANGED: Final = "data.changed"  # {"origin": "<instance id>"}
+DATA_CHANGED: Final = "data.changed"  # {"origin": "<instance id>", "tags": [...]}
 SHARED_KEY: Final = "graphql-api:data-generation"
+TAGS_KEY: Final = "graphql-api:tag-generations"
 
-# Announces a committed change beyond this process (Redis generation + event).
-Announcer = Callable[[], Awaitable[None]]
-Listener = Callable[[], None]
+Tags = Collection[str]
+# Announces a committed change beyond this process (Redis generations + event).
+Announcer = Callable[[Tags], Awaitable[None]]
+Listener = Callable[[frozenset[str]], None]
+# The shared generation each of the tags was last moved at (0: never); None when Redis
+# cannot say.
+SharedTags = Callable[[Sequence[str]], Awaitable[list[int] | None]]
+
+# Moves the shared generation and sets every tag given to it, atomically.
+_MOVE_TAGS = """
+local generation = redis.call('INCR', KEYS[1])
+for i = 1, #ARGV do
+  redis.call('HSET', KEYS[2], ARGV[i], generation)
+end
+return generation
+"""
 
 
 class Changes:
@@ -41,22 +62,39 @@ class Changes:
         # Names this instance in DATA_CHANGED events, so it ignores its own.
         self.origin = uuid.uuid4().hex
         self.generation = 0
+        # tag -> the local generation it last moved at (bounded: see the module's doc).
+        self._moved: dict[str, int] = {}
         self._listeners: list[Listener] = []
 
     def listen(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
-    def bump(self) -> None:
-        """A write committed (here or elsewhere): whatever was read before may be stale."""
+    def bump(self, tags: Tags = (EVERYTHING,)) -> None:
+        """A write committed (here or elsewhere) that moved `tags`."""
         self.generation += 1
+        moved = frozenset(tags)
+        for tag in moved:
+            self._moved[tag] = self.generation
         for listener in self._listeners:
-            listener()
+            listener(moved)
+
+    def moved_since(self, tags: Iterable[str], generation: int) -> bool:
+        """Whether any of `tags` (or everything) moved after local `generation`."""
+        moved = self._moved
+        if moved.get(EVERYTHING, 0) > generation:
+            return True
+        return any(moved.get(tag, 0) > generation for tag in tags)
 
     def on_event(self) -> Callable[[dict[str, Any]], None]:
         """The broker listener for DATA_CHANGED from other instances."""
 
         def heard(payload: dict[str, Any]) -> None:
-            if payload.get("origin") != self.origin:
+            if payload.get("origin") == self.origin:
+                return
+            tags = payload.get("tags")
+            if isinstance(tags, list) and all(isinstance(tag, str) for tag in tags):
+                self.bump(tags)
+            else:  # an event from an older version: everything
                 self.bump()
 
         return heard
@@ -73,22 +111,25 @@ async def announce_change(redis_url: str) -> None:
     """Announce a change written outside `Database.write()` (the seed's bulk load)."""
     redis = Redis.from_url(redis_url)
     try:
-        await redis_announcer(redis=redis, publisher=redis_publisher(redis), origin="cli")()
+        announce = redis_announcer(redis=redis, publisher=redis_publisher(redis), origin="cli")
+        await announce((EVERYTHING,))
     finally:
         await redis.aclose()
 
 
 def redis_announcer(*, redis: Redis, publisher: Publisher, origin: str) -> Announcer:
-    """Move the shared generation, then tell every instance (DATA_CHANGED)."""
+    """Move the tags in Redis, then tell every instance (DATA_CHANGED)."""
+    move = redis.register_script(_MOVE_TAGS)
 
-    async def announce() -> None:
+    async def announce(tags: Tags) -> None:
+        names = sorted(tags)
         try:
-            await redis.incr(SHARED_KEY)
+            await move(keys=[SHARED_KEY, TAGS_KEY], args=names)
         except RedisError:
             # The write is committed; other instances' caches notice the change only by
-            # the event below (or their hits fail to read the key and bypass).
-            log.exception("could not move the shared data generation")
-        await publisher(DATA_CHANGED, {"origin": origin})
+            # the event below (or their hits fail to read the keys and bypass).
+            log.exception("could not move the shared tag generations")
+        await publisher(DATA_CHANGED, {"origin": origin, "tags": names})
 
     return announce
 
@@ -103,5 +144,18 @@ def shared_generation(redis: Redis) -> Callable[[], Awaitable[int | None]]:
         except RedisError:
             return None
         return int(raw) if raw is not None else 0
+
+    return read
+
+
+def shared_tags(redis: Redis) -> SharedTags:
+    """Reads the shared generations of tags; None when Redis cannot say."""
+
+    async def read(tags: Sequence[str]) -> list[int] | None:
+        try:
+            raw = await redis.hmget(TAGS_KEY, list(tags))
+        except RedisError:
+            return None
+        return [int(value) if value is not None else 0 for value in raw]
 
     return read

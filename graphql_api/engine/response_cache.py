@@ -8,15 +8,17 @@ still knows no principals. Key: that scope key, the sha256 of the query text, th
 name and the canonical JSON of the variables. Bounded by the bytes of the encoded responses
 (LRU); an entry is served for at most the document's max age (or the cache's, if shorter).
 
-Never stale, by generations (core/changes.py):
-- the whole level is dropped whenever this instance's data generation moves (a committed
-  write here, or DATA_CHANGED heard from another instance);
-- a miss stores its result only if the local generation did not move while it ran (a write
-  racing the read must not put the old value back);
-- every entry remembers the shared generation (Redis) it was read under; a hit first reads
-  the shared generation and serves the entry only if it is the same, so a write on another
-  instance is seen as soon as that write has returned, before its event arrives. Redis
-  unable to answer: the request bypasses the cache.
+Never stale, by entity tags (core/tags.py, core/changes.py):
+- a miss runs the query collecting the tags its SQL read (tables, rows by primary key) and
+  stores the answer with them and with the shared generation read before it ran;
+- a write here drops, synchronously after its COMMIT, exactly the entries holding a tag it
+  moved, and a miss racing it does not store (its tags moved after it started); a write on
+  another instance does the same here when its DATA_CHANGED event arrives;
+- before the event can arrive, a hit reads the shared generation (one GET): unchanged since
+  the entry was last checked, it is served; changed, the entry's tags are read from Redis
+  (one HMGET) and it is served only if none moved after it was read. So a write on another
+  instance is seen as soon as that write has returned. Redis unable to answer: the request
+  bypasses the cache.
 Concurrent misses on one key run the query once (one future per key and generations).
 """
 
@@ -35,7 +37,8 @@ import orjson
 from graphql import ExecutionResult
 
 from graphql_api.core.cache_hints import CacheHint, Scope
-from graphql_api.core.changes import Changes
+from graphql_api.core.changes import Changes, SharedTags
+from graphql_api.core.tags import EVERYTHING, read_tags
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +80,15 @@ class CacheRules:
     report: Callable[[Any], bool]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Entry:
     data: dict[str, Any]
     actual_cost: int | None
-    shared_generation: int
+    # What the run read, and the shared generation read before it ran.
+    tags: frozenset[str]
+    read_at: int
+    # The shared generation at which none of its tags had moved since `read_at`.
+    checked_at: int
     size: int
     # time.monotonic() after which the entry is not served.
     expires_at: float
@@ -109,6 +116,7 @@ class ResponseCache:
         rules: CacheRules,
         changes: Changes,
         shared_generation: SharedGeneration | None,
+        shared_tags: SharedTags | None = None,
         max_bytes: int,
         max_age_seconds: float,
         second_level: SecondLevel | None = None,
@@ -121,7 +129,10 @@ class ResponseCache:
         self.max_age_seconds = max_age_seconds
         self._changes = changes
         self._shared = shared_generation
+        self._shared_tags = shared_tags
         self._entries: OrderedDict[Key, Entry] = OrderedDict()
+        # tag -> keys of the entries that read it.
+        self._tagged: dict[str, set[Key]] = {}
         self._flights: dict[tuple[Key, int, int], asyncio.Future[Outcome | None]] = {}
         self.bytes = 0
         self.hits = 0
@@ -161,11 +172,18 @@ class ResponseCache:
         """Queries per document scope ("public", "role", "user"): hits, misses, bypasses."""
         return {scope.name.lower(): dict(tally) for scope, tally in self._per_scope.items()}
 
-    def invalidate(self) -> None:
-        """Drop the whole level: something was written (this slice has no finer tags)."""
-        self.invalidations += 1
-        self._entries.clear()
-        self.bytes = 0
+    def invalidate(self, tags: frozenset[str]) -> None:
+        """Drop the entries that read any of `tags` (a committed write moved them)."""
+        if EVERYTHING in tags:
+            self.invalidations += len(self._entries)
+            self._entries.clear()
+            self._tagged.clear()
+            self.bytes = 0
+            return
+        for tag in tags:
+            for key in self._tagged.pop(tag, ()):
+                if self._drop(key):
+                    self.invalidations += 1
 
     async def serve(
         self,
@@ -202,29 +220,47 @@ class ResponseCache:
         if shared is None:
             return await self._bypass(run)
         key: Key = (scope, digest, operation_name, encoded)
-        entry = self._fresh(key, shared)
+        entry = self._entries.get(key)
         if entry is not None:
-            self.hits += 1
-            return Served(ExecutionResult(entry.data), entry.actual_cost, HIT)
+            fresh = await self._fresh(key, entry, shared)
+            if fresh is None:
+                return await self._bypass(run)
+            if fresh:
+                self.hits += 1
+                return Served(ExecutionResult(entry.data), entry.actual_cost, HIT)
         max_age = self.max_age_seconds
         if hint.max_age is not None:
             max_age = min(max_age, hint.max_age)
         return await self._miss(key, local=local, shared=shared, max_age=max_age, run=run)
 
-    def _fresh(self, key: Key, shared: int) -> Entry | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if entry.shared_generation != shared:
-            # Another instance wrote and its event has not arrived yet: everything here
-            # predates that write.
-            self.invalidate()
-            return None
+    async def _fresh(self, key: Key, entry: Entry, shared: int) -> bool | None:
+        """Whether `entry` may be served; None when Redis cannot say (then bypass)."""
         if time.monotonic() > entry.expires_at:
             self._drop(key)
+            return False
+        if entry.checked_at != shared:
+            # Something was written somewhere since the entry was last checked.
+            unmoved = await self._unmoved(entry.tags, entry.read_at)
+            if unmoved is None:
+                return None
+            if not unmoved:
+                if self._entries.get(key) is entry:
+                    self._drop(key)
+                    self.invalidations += 1
+                return False
+            entry.checked_at = shared
+        if key in self._entries:
+            self._entries.move_to_end(key)
+        return True
+
+    async def _unmoved(self, tags: frozenset[str], read_at: int) -> bool | None:
+        """Whether none of `tags` moved in Redis after shared generation `read_at`."""
+        if self._shared_tags is None:
+            return True
+        generations = await self._shared_tags([EVERYTHING, *tags])
+        if generations is None:
             return None
-        self._entries.move_to_end(key)
-        return entry
+        return all(generation <= read_at for generation in generations)
 
     async def _bypass(self, run: Run) -> Served:
         self.bypasses += 1
@@ -248,13 +284,19 @@ class ResponseCache:
         self._flights[flight_key] = flight
         outcome: Outcome | None = None
         status = MISS
+        read_at = shared
+        tags: set[str] = set()
         try:
             stored = await self._second_get(key, shared)
             if stored is not None:
-                outcome, max_age = stored
+                outcome, max_age, read_at, tags = stored
                 status = HIT
             else:
-                outcome = await run()
+                token = read_tags.set(tags)
+                try:
+                    outcome = await run()
+                finally:
+                    read_tags.reset(token)
         finally:
             del self._flights[flight_key]
             flight.set_result(outcome)  # None: the others run it themselves
@@ -264,29 +306,41 @@ class ResponseCache:
             self.second_level_hits += 1
         else:
             self.misses += 1
-        if self._changes.generation == local and max_age > 0:
-            stored_here = self._store(key, result, actual, shared, time.monotonic() + max_age)
+        # A write here that moved what the run read, after it started: not stored.
+        if max_age > 0 and not self._changes.moved_since(tags, local):
+            held = Entry(
+                data={},
+                actual_cost=actual,
+                tags=frozenset(tags),
+                read_at=read_at,
+                checked_at=shared,
+                size=0,
+                expires_at=time.monotonic() + max_age,
+            )
+            stored_here = self._store(key, result, held)
             if stored_here is not None and status == MISS:
-                await self._second_put(key, shared, stored_here, actual, max_age)
+                await self._second_put(key, stored_here, held, max_age)
         return Served(result, actual, status)
 
     # --- the second level -----------------------------------------------------------------
 
     @staticmethod
-    def _second_key(key: Key, shared: int) -> str:
-        """The Redis key of an answer: it names the shared generation it was read under, so
-        a write anywhere makes every older answer unreachable at once (the TTL frees them)."""
+    def _second_key(key: Key) -> str:
         scope, digest, operation_name, variables = key
         parts = b"\0".join(
             (scope.encode(), digest.encode(), (operation_name or "").encode(), variables)
         )
-        return f"{SECOND_LEVEL_PREFIX}{shared}:{hashlib.sha256(parts).hexdigest()}"
+        return f"{SECOND_LEVEL_PREFIX}{hashlib.sha256(parts).hexdigest()}"
 
-    async def _second_get(self, key: Key, shared: int) -> tuple[Outcome, float] | None:
+    async def _second_get(
+        self, key: Key, shared: int
+    ) -> tuple[Outcome, float, int, set[str]] | None:
+        """A stored answer none of whose tags moved since it was read: (outcome, seconds
+        left, shared generation it was read at, tags)."""
         if self._second is None:
             return None
         try:
-            raw = await self._second.get(self._second_key(key, shared))
+            raw = await self._second.get(self._second_key(key))
         except Exception:  # Redis unable to answer: run the query instead
             log.warning("response cache: second level unavailable", exc_info=True)
             return None
@@ -297,33 +351,30 @@ class ResponseCache:
         left = stored["until"] - time.time()
         if left <= 0:
             return None
-        return (ExecutionResult(stored["data"]), stored["cost"]), left
+        read_at: int = stored["readAt"]
+        tags: set[str] = set(stored["tags"])
+        if read_at != shared and not await self._unmoved(frozenset(tags), read_at):
+            return None
+        return (ExecutionResult(stored["data"]), stored["cost"]), left, read_at, tags
 
-    async def _second_put(
-        self, key: Key, shared: int, data: bytes, actual: int | None, max_age: float
-    ) -> None:
+    async def _second_put(self, key: Key, data: bytes, entry: Entry, max_age: float) -> None:
         if self._second is None:
             return
-        value = b'{"data":%s,"cost":%s,"until":%s}' % (
+        value = b'{"data":%s,"cost":%s,"until":%s,"readAt":%d,"tags":%s}' % (
             data,
-            orjson.dumps(actual),
+            orjson.dumps(entry.actual_cost),
             orjson.dumps(time.time() + max_age),
+            entry.read_at,
+            orjson.dumps(sorted(entry.tags)),
         )
         try:
-            await self._second.put(self._second_key(key, shared), value, max_age)
+            await self._second.put(self._second_key(key), value, max_age)
         except Exception:  # the answer is served anyway; only sharing it failed
             log.warning("response cache: could not store in the second level", exc_info=True)
             return
         self.second_level_stores += 1
 
-    def _store(
-        self,
-        key: Key,
-        result: ExecutionResult,
-        actual: int | None,
-        shared: int,
-        expires_at: float,
-    ) -> bytes | None:
+    def _store(self, key: Key, result: ExecutionResult, held: Entry) -> bytes | None:
         """Keep a clean answer in this level; returns its encoding (None: not kept)."""
         # Errors may be passing (a timeout, a failed connection): only clean answers stay.
         if result.errors or result.data is None:
@@ -333,16 +384,28 @@ class ResponseCache:
         if size > self.max_bytes:
             return None
         self._drop(key)
-        self._entries[key] = Entry(result.data, actual, shared, size, expires_at)
+        held.data = result.data
+        held.size = size
+        self._entries[key] = held
+        for tag in held.tags:
+            self._tagged.setdefault(tag, set()).add(key)
         self.bytes += size
         self.stores += 1
         while self.bytes > self.max_bytes:
-            _, evicted = self._entries.popitem(last=False)
-            self.bytes -= evicted.size
+            evicted_key = next(iter(self._entries))
+            self._drop(evicted_key)
             self.evictions += 1
         return encoded
 
-    def _drop(self, key: Key) -> None:
+    def _drop(self, key: Key) -> bool:
         entry = self._entries.pop(key, None)
-        if entry is not None:
-            self.bytes -= entry.size
+        if entry is None:
+            return False
+        self.bytes -= entry.size
+        for tag in entry.tags:
+            keys = self._tagged.get(tag)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._tagged[tag]
+        return True

@@ -18,7 +18,7 @@ from graphql_api.core.auth.authenticate import PrincipalCache, authenticate
 from graphql_api.core.auth.revocations import RevokedSessions
 from graphql_api.core.broker import Broker
 from graphql_api.core.cache_hints import Scope as CacheScope
-from graphql_api.core.changes import DATA_CHANGED, connect, shared_generation
+from graphql_api.core.changes import DATA_CHANGED, connect, shared_generation, shared_tags
 from graphql_api.core.config import Environment, Settings
 from graphql_api.core.db.engine import Database
 from graphql_api.core.events import SESSION_REVOKED
@@ -127,6 +127,7 @@ def response_cache(settings: Settings, db: Database, redis: Redis) -> ResponseCa
         rules=CacheRules(key=cache_key, report=_wants_cache_status),
         changes=db.changes,
         shared_generation=shared_generation(redis),
+        shared_tags=shared_tags(redis),
         max_bytes=settings.response_cache_max_bytes,
         max_age_seconds=settings.response_cache_max_age_seconds,
         second_level=second_level(redis) if settings.response_cache_shared else None,
@@ -135,7 +136,7 @@ def response_cache(settings: Settings, db: Database, redis: Redis) -> ResponseCa
 
 def second_level(redis: Redis) -> SecondLevel:
     """The response cache's level shared by every instance: Redis, entries expiring with
-    their max age (their keys name the data generation, so writes need no deletes)."""
+    their max age (they carry their tags, checked when read, so writes need no deletes)."""
 
     async def put(key: str, value: bytes, ttl: float) -> None:
         await redis.set(key, value, px=max(1, int(ttl * 1000)))

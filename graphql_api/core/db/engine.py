@@ -28,7 +28,9 @@ from graphql_api.core.db.rows import (
     read_settings,
     statement_counter,
 )
+from graphql_api.core.db.touched import changed_tags, flushed_tags
 from graphql_api.core.events import Publisher, take_pending
+from graphql_api.core.tags import EVERYTHING, record
 
 __all__ = ["Database", "statement_counter"]
 
@@ -70,20 +72,25 @@ _CHANGED = "changed"
 
 
 class _WriteSession(Session):
-    """The writer's session: notes whether its transaction changed anything (see write())."""
+    """The writer's session: collects the tags its transaction moved (see write())."""
+
+
+def _changed(session: Session) -> set[str]:
+    tags: set[str] = session.info.setdefault(_CHANGED, set())
+    return tags
 
 
 @event.listens_for(_WriteSession, "after_flush")
 def _flushed(session: Session, flush_context: UOWTransaction) -> None:
-    session.info[_CHANGED] = True
+    _changed(session).update(flushed_tags(session))
 
 
 @event.listens_for(_WriteSession, "do_orm_execute")
 def _executed(state: ORMExecuteState) -> None:
-    # INSERT/UPDATE/DELETE statements and anything that is not a plain SELECT (text(),
-    # functions) count as changes: invalidating too much is safe, too little is not.
+    # INSERT/UPDATE/DELETE statements, and anything that is not a plain SELECT (text(),
+    # functions), which moves every tag.
     if not state.is_select:
-        state.session.info[_CHANGED] = True
+        _changed(state.session).update(changed_tags(state.statement))
 
 
 def _engine(url: str, settings: Settings, *, read_only: bool = False) -> AsyncEngine:
@@ -149,6 +156,8 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A session for one batch of reads (one DataLoader batch or one list query)."""
+        # Nothing tells what an ORM read reads: a cached run using one depends on everything.
+        record((EVERYTHING,))
         async with self._reader() as session:
             yield session
 
@@ -173,21 +182,21 @@ class Database:
         """A session in a transaction: committed when the block ends, rolled back on error.
 
         Events queued with `graphql_api.core.events.emit` are published after the commit.
-        A transaction that changed anything moves the data generation first (no await
-        between the COMMIT and the bump, so no read in this process can store a result
-        under the old generation afterwards), and is announced to the other instances
-        before the block returns.
+        A transaction that changed anything moves the tags it changed (core/tags.py) here
+        first (no await between the COMMIT and the bump, so no read in this process can
+        store a result that predates it afterwards), then in Redis and to the other
+        instances before the block returns (core/changes.py).
         """
         async with self._writer() as session:
             async with session.begin():
                 yield session
-            changed = session.info.pop(_CHANGED, False)
+            changed: set[str] = session.info.pop(_CHANGED, set())
             if changed:
-                self.changes.bump()
+                self.changes.bump(changed)
             pending = take_pending(session)
         if changed and self.announce is not None:
             try:
-                await self.announce()
+                await self.announce(changed)
             except Exception:  # committed; a lost announcement must not undo the write
                 log.exception("could not announce a data change")
         for topic, payload in pending:

@@ -52,6 +52,8 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.types import TypeEngine
 
+from graphql_api.core.db.touched import ReadTags, read_tags_of
+
 log = logging.getLogger("graphql_api.sql")
 
 # Statements sent on behalf of the current request (ORM and lean path alike). Loader batches
@@ -103,6 +105,8 @@ class Query(Generic[R]):
     slots: tuple[tuple[str | None, Any], ...]
     names: frozenset[str]
     record_class: type[R]
+    # What it reads, for the response cache's invalidation (core/db/touched.py).
+    tags: ReadTags
 
     def args(self, params: Mapping[str, Any]) -> list[Any]:
         if len(params) != len(self.names):
@@ -148,7 +152,8 @@ def prepare(stmt: AnySelect, row: type[R], *, partial: bool = False) -> Query[R]
         else:
             slots.append((name, None))
     names = frozenset(name for name, _ in slots if name is not None)
-    return Query(sql, tuple(slots), names, _record_class(row, stmt, partial=partial))
+    record_class = _record_class(row, stmt, partial=partial)
+    return Query(sql, tuple(slots), names, record_class, read_tags_of(stmt))
 
 
 _PLAIN_TYPES = (Integer, String, Boolean, DateTime, Date, Numeric, JSON)
@@ -284,6 +289,7 @@ class RowReader:
             start = time.perf_counter()
             rows = await connection.fetch(query.sql, *args, record_class=query.record_class)
             elapsed = time.perf_counter() - start
+        query.tags.record(params, len(rows))
         if elapsed >= self._slow_s:
             # Parameters are left out on purpose: they may hold secrets or personal data.
             log.warning(
