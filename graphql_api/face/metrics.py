@@ -25,6 +25,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -32,6 +33,9 @@ from prometheus_client.registry import Collector
 from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import Response
+
+# `*_created` series double the output and no dashboard here reads them.
+disable_created_metrics()
 
 MAX_OPERATION_NAMES = 200
 ANONYMOUS = "anonymous"
@@ -194,14 +198,13 @@ def pool_figures(db: Any) -> dict[str, dict[str, int | None]]:
     names = ("writer", "reader")
     for name, engine in zip(names, (db.engine, db.read_engine), strict=True):
         pool = engine.pool
-        size = pool.size() + max(pool.overflow(), 0)
-        in_use = pool.checkedout()
+        in_use, idle = pool.checkedout(), pool.checkedin()
         queue = getattr(getattr(pool, "_pool", None), "_queue", None)
         figures[name] = {
             "max": pool.size() + getattr(pool, "_max_overflow", 0),
-            "size": size,
+            "size": in_use + idle,
             "in_use": in_use,
-            "idle": pool.checkedin(),
+            "idle": idle,
             "waiting": _waiting(queue) if queue is not None else None,
         }
     rows = getattr(getattr(db, "_rows", None), "_pool", None)

@@ -21,6 +21,7 @@ from graphql import ExecutionResult, GraphQLError
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.trace import Status, StatusCode, Tracer, format_trace_id, get_current_span
 from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphql_api.core.config import Settings
@@ -29,6 +30,7 @@ from graphql_api.core.errors import ApiError, ErrorCode
 from graphql_api.core.telemetry import tracing
 from graphql_api.core.telemetry.masking import mask_value
 from graphql_api.engine.operations import Operations, Prepared, RateLimited, RequestError
+from graphql_api.face.graphql_view import request_id_of
 from graphql_api.face.metrics import UNKNOWN, Metrics
 
 log = logging.getLogger("graphql_api.request")
@@ -113,7 +115,8 @@ class RequestObserver:
         if not log.isEnabledFor(logging.INFO):
             return
         fields: dict[str, Any] = {
-            "request_id": record.request_id or _header(scope, b"x-request-id"),
+            # Requests refused before the view built a context get their id here.
+            "request_id": record.request_id or request_id_of(Request(scope)),
             "trace_id": _trace_id() if self.tracing else None,
             "user_id": record.user_id,
             "operation": record.operation,
@@ -129,14 +132,6 @@ class RequestObserver:
             # Only at DEBUG, and masked (the formatter masks shapes again).
             fields["variables"] = mask_value(record.variables)
         log.info("request", extra=fields)
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            text: str = value.decode("latin-1")[:64]
-            return text
-    return None
 
 
 def _trace_id() -> str | None:
