@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,6 +19,7 @@ from graphql_api.core.ratelimit import Budget
 from graphql_api.face.metrics import OTHER, OperationNames
 from tests.factories import make_announcements
 
+DOCS = Path(__file__).resolve().parents[1] / "docs"
 PAGE = "query Page { announcements(first: 5) { edges { node { id title } } } }"
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -130,3 +134,19 @@ def test_operation_names_are_bounded() -> None:
     assert folded.label(None) == "anonymous"
     assert [folded.label(f"Op{i}") for i in range(5)] == ["Op0", "Op1", "Op2", OTHER, OTHER]
     assert folded.label("Op1") == "Op1"  # names seen before the limit keep their label
+
+
+async def test_the_dashboard_and_the_docs_name_only_real_metrics(
+    cached_client: httpx.AsyncClient,
+) -> None:
+    dashboard = json.loads((DOCS / "grafana-dashboard.json").read_text(encoding="utf-8"))
+    assert dashboard["panels"]
+    response = await cached_client.get("/metrics")
+    exposed: set[str] = set()
+    for family in text_string_to_metric_families(response.text):
+        exposed.add(family.name)
+        exposed.update(family.name + suffix for suffix in ("_total", "_bucket", "_sum", "_count"))
+    text = json.dumps(dashboard) + (DOCS / "observability.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"graphql_api_[a-z_]+[a-z]", text))
+    assert named
+    assert named <= exposed, sorted(named - exposed)
