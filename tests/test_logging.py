@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphql_api.core.logging_setup import JsonFormatter
-from tests.auth_helpers import LOGIN, ME, PASSWORD, bearer, login, make_account
+from tests.auth_helpers import LOGIN, ME, PASSWORD, REFRESH, bearer, login, make_account
 from tests.graphql_client import gql
 
 
@@ -53,6 +53,9 @@ async def test_no_secret_reaches_a_log_line(
     assert wrong["data"]["login"]["errors"]
     me = await gql(client, ME, headers=bearer(access))
     assert me["data"]["me"]["email"] == email
+    # A variable named `t`: no key gives it away, its shape does.
+    rotated = await gql(client, REFRESH, {"t": refresh})
+    assert rotated["data"]["refreshToken"]["refreshToken"]
     refused = await client.post(
         "/graphql", json={"query": ME}, headers=bearer(access[:-4] + "AAAA")
     )
@@ -71,8 +74,9 @@ async def test_no_secret_reaches_a_log_line(
             assert secret not in line, f"{what} in {line}"
 
     requests = [orjson.loads(line) for line in lines.lines if '"message":"request"' in line]
-    assert len(requests) == 4  # one line per request, not per log call
-    ok_login, failed_login, authenticated, unauthenticated = requests
+    assert len(requests) == 5  # one line per request, not per log call
+    ok_login, failed_login, authenticated, refreshed, unauthenticated = requests
+    assert refreshed["variables"] == {"t": "***"}
     assert ok_login["operation_type"] == "mutation"
     # A wrong password is a payload error (UserError), not a failed request.
     assert failed_login["outcome"] == "ok"

@@ -28,7 +28,7 @@ from graphql_api.core.config import Settings
 from graphql_api.core.db.engine import statement_counter
 from graphql_api.core.errors import ApiError, ErrorCode
 from graphql_api.core.telemetry import tracing
-from graphql_api.core.telemetry.masking import mask_value
+from graphql_api.core.telemetry.masking import mask_variables
 from graphql_api.engine.operations import Operations, Prepared, RateLimited, RequestError
 from graphql_api.face.graphql_view import request_id_of
 from graphql_api.face.metrics import UNKNOWN, Metrics
@@ -130,7 +130,7 @@ class RequestObserver:
             fields["error_codes"] = record.codes
         if record.variables and log.isEnabledFor(logging.DEBUG):
             # Only at DEBUG, and masked (the formatter masks shapes again).
-            fields["variables"] = mask_value(record.variables)
+            fields["variables"] = mask_variables(record.variables)
         log.info("request", extra=fields)
 
 

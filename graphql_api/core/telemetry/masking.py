@@ -38,20 +38,36 @@ _SHAPES = re.compile(
 )
 
 
+# Opaque secrets (refresh tokens, API key secrets) have no shape of their own; in GraphQL
+# variables, which may name them anything (`$t`), strings that look random are masked too:
+# 16+ characters without spaces, mixing letters and digits.
+_OPAQUE = re.compile(r"(?=[^ ]*[0-9])(?=[^ ]*[A-Za-z])[A-Za-z0-9._~+/=-]{16,}")
+
+
 def mask_text(text: str) -> str:
     """`text` with e-mail addresses, bearer credentials, JWTs and API keys replaced."""
     return _SHAPES.sub(MASK, text)
 
 
-def mask_value(value: Any) -> Any:
-    """A copy of `value` (GraphQL variables, log extras) with secrets masked at any depth."""
+def mask_value(value: Any, *, opaque: bool = False) -> Any:
+    """A copy of `value` (log extras) with secrets masked at any depth; `opaque` (GraphQL
+    variables) also masks strings that look like random tokens."""
     if isinstance(value, str):
+        if opaque and _OPAQUE.fullmatch(value):
+            return MASK
         return mask_text(value)
     if isinstance(value, Mapping):
         return {
-            key: MASK if isinstance(key, str) and SECRET_KEY.search(key) else mask_value(item)
+            key: MASK
+            if isinstance(key, str) and SECRET_KEY.search(key)
+            else mask_value(item, opaque=opaque)
             for key, item in value.items()
         }
     if isinstance(value, list | tuple):
-        return [mask_value(item) for item in value]
+        return [mask_value(item, opaque=opaque) for item in value]
     return value
+
+
+def mask_variables(variables: Any) -> Any:
+    """GraphQL variables as they may be logged."""
+    return mask_value(variables, opaque=True)
