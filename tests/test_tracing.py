@@ -113,3 +113,29 @@ async def test_tracing_off_patches_nothing(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     assert not hasattr(asyncpg.connection.Connection.fetch, "__wrapped__")
     assert not hasattr(aiodataloader.dispatch_queue_batch, "__wrapped__")
+
+
+async def test_an_unsampled_request_records_nothing(
+    traced_app: Starlette, engine: AsyncEngine, exporter: InMemorySpanExporter
+) -> None:
+    businesses = await make_businesses(engine, 1)
+    await make_announcements(engine, 2, business_ids=businesses)
+    transport = httpx.ASGITransport(app=traced_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        exporter.clear()
+        # The caller decided not to sample (flags 00): parent-based sampling follows it, and
+        # the instrumentations are suppressed for the whole request.
+        unsampled = f"00-{TRACE_ID}-{PARENT_ID}-00"
+        response = await client.post(
+            "/graphql", json={"query": PAGE}, headers={"traceparent": unsampled}
+        )
+        assert response.status_code == 200
+        assert response.json()["data"]["announcements"]["edges"][0]["node"]["business"]
+        assert exporter.get_finished_spans() == ()
+        # The next request, sampled, is recorded again: suppression ended with the request.
+        response = await client.post(
+            "/graphql", json={"query": PAGE}, headers={"traceparent": TRACEPARENT}
+        )
+    assert response.status_code == 200
+    names = {span.name for span in exporter.get_finished_spans()}
+    assert {"POST /graphql", "query Page", "dataloader BusinessByIdLoader"} <= names

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from graphql_api.core.telemetry.masking import MASK, SECRET_KEY, mask_text, mask_value
+from graphql_api.core.telemetry.masking import MASK, is_secret_key, mask_text, mask_value
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
@@ -30,7 +30,7 @@ class JsonFormatter(logging.Formatter):
         for key, value in record.__dict__.items():
             if key in _STANDARD:
                 continue
-            if SECRET_KEY.search(key):
+            if is_secret_key(key):
                 entry[key] = MASK
             else:
                 entry[key] = mask_value(value) if isinstance(value, dict | list) else value

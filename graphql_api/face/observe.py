@@ -1,8 +1,8 @@
 """Per-request observability (R18, issue 13): one log line, metrics, and the operation span.
 
 Wiring (`install`, called by create_app): the /graphql HTTP view is wrapped by
-`RequestObserver` (and, when tracing is on, by OpenTelemetry's ASGI middleware outside it,
-which makes the server span and continues an incoming `traceparent`); the app's
+`RequestObserver` (and, when tracing is on, by `ServerSpan` outside it, which makes the
+server span and continues an incoming `traceparent`: face/server_span.py); the app's
 `Operations` get their `prepare`, `execute` and `subscribe` wrapped, so the engine knows
 nothing of telemetry and pays nothing for it beyond one extra call. With tracing off no
 span object is ever made: the wrappers check one attribute.
@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import ExecutionResult, GraphQLError
-from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.trace import Status, StatusCode, Tracer, format_trace_id, get_current_span
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -32,6 +31,7 @@ from graphql_api.core.telemetry.masking import mask_variables
 from graphql_api.engine.operations import Operations, Prepared, RateLimited, RequestError
 from graphql_api.face.graphql_view import request_id_of
 from graphql_api.face.metrics import UNKNOWN, Metrics
+from graphql_api.face.server_span import ServerSpan
 
 log = logging.getLogger("graphql_api.request")
 
@@ -192,7 +192,7 @@ class OperationObserver:
         outcome = "internal"
         codes: list[str] | None = None
         try:
-            if self.tracer is None:
+            if self.tracer is None or not get_current_span().is_recording():
                 result = await self._execute(
                     prepared,
                     context=context,
@@ -322,15 +322,10 @@ def install(app: Starlette, operations: Operations, settings: Settings) -> Calla
     tracer = tracing.tracer(provider) if provider is not None else None
     OperationObserver(operations, metrics, tracer)
     graphql: ASGIApp = RequestObserver(app.graphql, metrics, settings)  # type: ignore[attr-defined]
-    if provider is not None:
-        # The server span; `traceparent` continued. send/receive spans would cost a span
-        # per body chunk for nothing an on-call engineer reads.
-        graphql = OpenTelemetryMiddleware(
-            graphql, tracer_provider=provider, exclude_spans=["receive", "send"]
-        )
-        app.add_middleware(
-            OpenTelemetryMiddleware, tracer_provider=provider, exclude_spans=["receive", "send"]
-        )
+    if tracer is not None:
+        # The server span, continuing `traceparent`; for /graphql and for the other routes.
+        graphql = ServerSpan(graphql, tracer)
+        app.add_middleware(ServerSpan, tracer=tracer)
     app.graphql = graphql  # type: ignore[attr-defined]
     app.add_middleware(WebSocketGauge, metrics=metrics)
 

@@ -2,7 +2,8 @@
 
 Off unless an OTLP endpoint is set (`Settings.tracing`): then nothing here is installed and
 the request path does no span work at all. On, a process-wide SDK `TracerProvider` exports
-over OTLP/HTTP in batches, and the maintained instrumentations patch asyncpg (every SQL
+over OTLP/HTTP in batches (the server span is face/server_span.py's), and the maintained
+instrumentations patch asyncpg (every SQL
 statement of the ORM and the lean read path, without parameters) and redis-py (each command,
 arguments sanitized). DataLoader batches get a span each from a wrapper around
 aiodataloader's batch dispatch; no span is ever made per field.
@@ -94,6 +95,9 @@ def _wrap_loader_batches(spans: Tracer) -> None:
         kwargs: dict[str, Any],
     ) -> None:
         loader, queue = args[0], args[1]
+        if not trace.get_current_span().is_recording():  # an unsampled request
+            await wrapped(*args, **kwargs)
+            return
         with spans.start_as_current_span(
             f"dataloader {type(loader).__name__}",
             attributes={"dataloader.name": type(loader).__name__, "dataloader.keys": len(queue)},
