@@ -123,3 +123,38 @@ def test_the_formatter_masks_messages_extras_and_exceptions() -> None:
     assert entry["password"] == "***"
     assert entry["variables"] == {"input": {"email": "***", "apiKey": "***"}}
     assert "ValueError" in entry["exception"]
+
+
+async def test_the_production_handler_gets_the_request_line_masked(
+    client: httpx.AsyncClient, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # configure_logging's handler alone: the request line takes the direct path
+    # (logging_setup.write_json_line), which must mask like the formatter.
+    import io
+
+    from graphql_api.core.logging_setup import configure_logging
+
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    stream = io.StringIO()
+
+    def not_this_way(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the request line took the logging.Logger path")
+
+    monkeypatch.setattr(logging.getLogger("graphql_api.request"), "info", not_this_way)
+    configure_logging("DEBUG", stream=stream)
+    try:
+        _, email = await make_account(engine)
+        await gql(client, LOGIN, {"input": {"email": email, "password": PASSWORD}})
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+    lines = stream.getvalue().splitlines()
+    requests = [orjson.loads(line) for line in lines if '"message":"request"' in line]
+    assert len(requests) == 1
+    assert requests[0]["variables"] == {"input": {"email": "***", "password": "***"}}
+    assert requests[0]["logger"] == "graphql_api.request"
+    assert requests[0]["ts"].endswith("+00:00")
+    for line in lines:
+        assert email not in line
+        assert PASSWORD not in line

@@ -150,3 +150,29 @@ async def test_the_dashboard_and_the_docs_name_only_real_metrics(
     named = set(re.findall(r"graphql_api_[a-z_]+[a-z]", text))
     assert named
     assert named <= exposed, sorted(named - exposed)
+
+
+def test_histogram_buckets_count_values_up_to_their_bound() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from graphql_api.face.metrics import RequestCollector, RequestStats
+
+    stats = RequestStats()
+    stats.observe("Op", "query", "ok", 0.005, 3)  # exactly on a bound: in that bucket
+    stats.observe("Op", "query", "ok", 20.0, 200)  # past the last bound: only +Inf
+    registry = CollectorRegistry()
+    registry.register(RequestCollector(stats))
+    samples: Samples = {}
+    for family in text_string_to_metric_families(generate_latest(registry).decode()):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    bucket = "graphql_api_request_duration_seconds_bucket"
+    labels = {"operation": "Op", "type": "query"}
+    assert value(samples, bucket, **labels, le="0.0025") == 0
+    assert value(samples, bucket, **labels, le="0.005") == 1
+    assert value(samples, bucket, **labels, le="15.0") == 1
+    assert value(samples, bucket, **labels, le="+Inf") == 2
+    assert value(samples, "graphql_api_request_duration_seconds_sum", **labels) == 20.005
+    sql = "graphql_api_sql_statements_per_request_bucket"
+    assert value(samples, sql, operation="Op", le="3.0") == 1
+    assert value(samples, sql, operation="Op", le="2.0") == 0

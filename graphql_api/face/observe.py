@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from graphql_api.core.config import Settings
 from graphql_api.core.db.engine import statement_counter
 from graphql_api.core.errors import ApiError, ErrorCode
+from graphql_api.core.logging_setup import write_json_line
 from graphql_api.core.telemetry import tracing
 from graphql_api.core.telemetry.masking import mask_variables
 from graphql_api.engine.operations import Operations, Prepared, RateLimited, RequestError
@@ -131,7 +132,7 @@ class RequestObserver:
         if record.variables and log.isEnabledFor(logging.DEBUG):
             # Only at DEBUG, and masked (the formatter masks shapes again).
             fields["variables"] = mask_variables(record.variables)
-        log.info("request", extra=fields)
+        write_json_line(log, "request", fields)
 
 
 def _trace_id() -> str | None:
