@@ -66,6 +66,17 @@ def configure_logging(
     root.setLevel(level)
 
 
+def _reaches_only(logger: logging.Logger, handler: logging.Handler) -> bool:
+    """Whether a record of `logger` would reach `handler` on the root logger and nothing else."""
+    root = logging.root
+    node: logging.Logger | None = logger
+    while node is not None and node is not root:
+        if node.handlers or node.filters or node.disabled or not node.propagate:
+            return False
+        node = node.parent
+    return len(root.handlers) == 1 and root.handlers[0] is handler and not root.filters
+
+
 def write_json_line(logger: logging.Logger, message: str, fields: dict[str, Any]) -> None:
     """Log an INFO record of `logger` with these fields: the request line's path.
 
@@ -76,14 +87,7 @@ def write_json_line(logger: logging.Logger, message: str, fields: dict[str, Any]
     with their own handlers, another configuration) it goes through `logger.info`.
     """
     handler = _json_handler
-    root = logging.root
-    if (
-        handler is None
-        or logger.handlers
-        or len(root.handlers) != 1
-        or root.handlers[0] is not handler
-        or logger.parent is not root
-    ):
+    if handler is None or not _reaches_only(logger, handler):
         logger.info(message, extra=fields)
         return
     now = time.time()
