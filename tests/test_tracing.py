@@ -139,3 +139,58 @@ async def test_an_unsampled_request_records_nothing(
     assert response.status_code == 200
     names = {span.name for span in exporter.get_finished_spans()}
     assert {"POST /graphql", "query Page", "dataloader BusinessByIdLoader"} <= names
+
+
+async def test_each_subscription_delivery_is_a_span_with_its_sql(
+    settings: Settings, engine: AsyncEngine, exporter: InMemorySpanExporter
+) -> None:
+    from graphql_api.core.db.enums import Role
+    from graphql_api.face.app import create_app
+    from tests.factories_portfolios import make_user
+    from tests.test_subscriptions import (
+        UPSERT_BRIEFING,
+        TestClient,
+        close,
+        connect,
+        post,
+        receive,
+        subscribe,
+        token_for,
+        wait_for_subscriptions,
+    )
+
+    admin = token_for(settings, await make_user(engine, role=Role.ADMIN), Role.ADMIN)
+    watch = "subscription Watch { briefingPublished { id title glossaryTerms { id } } }"
+    with TestClient(create_app(dataclasses.replace(settings, tracing=True))) as client:
+        ws = connect(client)
+        try:
+            subscribe(ws, "w", watch)
+            wait_for_subscriptions(client, 1)
+            metrics = client.get("/metrics").text
+            assert "graphql_api_websocket_connections 1.0" in metrics
+            assert "graphql_api_subscriptions 1.0" in metrics
+            exporter.clear()
+            briefing = {
+                "date": "2026-03-03",
+                "title": "Quiet day",
+                "summary": "Little moved.",
+                "narrative": "Flat.",
+                "topKeywords": [{"keyword": "flat", "score": 1.0}],
+                "status": "PUBLISHED",
+            }
+            post(client, UPSERT_BRIEFING, {"input": briefing}, admin)
+            message = receive(ws)
+            assert message["payload"]["data"]["briefingPublished"]["title"] == "Quiet day"
+        finally:
+            close(ws)
+    spans = list(exporter.get_finished_spans())
+    (delivery,) = [s for s in spans if s.name == "subscription Watch event"]
+    assert delivery.attributes is not None
+    assert delivery.attributes["graphql.operation.name"] == "Watch"
+    assert delivery.attributes["graphql.operation.type"] == "subscription"
+    below = _children(spans, delivery)
+    # The event's reads (its glossary terms) nest under the delivery, not under the
+    # mutation's trace nor in traces of their own.
+    assert below, [s.name for s in spans]
+    assert all(s.context.trace_id == delivery.context.trace_id for s in below)
+    assert any(s.kind is SpanKind.CLIENT or s.name.startswith("dataloader") for s in below)

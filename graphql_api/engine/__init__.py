@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from inspect import isawaitable
 from typing import Any
@@ -99,6 +100,9 @@ class Engine:
         self.maxsize = maxsize
         self._entries: OrderedDict[tuple[int, str | None], _Entry] = OrderedDict()
         self.fallbacks = 0
+        # Entered around each subscription event's execution, with the operation's name,
+        # when set (face/observe.py: a trace span per delivery); None: nothing.
+        self.on_event: Callable[[str | None], AbstractContextManager[object]] | None = None
 
     # --- documents -----------------------------------------------------------------------
 
@@ -345,13 +349,18 @@ class Engine:
         context_value: Any,
         variable_values: dict[str, Any] | None,
     ) -> AsyncGenerator[ExecutionResult, None]:
+        on_event = self.on_event
+        operation = entry.operation
+        name = operation.name.value if operation is not None and operation.name else None
         try:
             async for event in stream:
-                result = self._execute(
-                    entry, variables, context_value, variable_values, event, None
-                )
-                if isawaitable(result):
-                    result = await result
+                # Only the execution: not the wait for the event, nor the send.
+                with on_event(name) if on_event is not None else nullcontext():
+                    result = self._execute(
+                        entry, variables, context_value, variable_values, event, None
+                    )
+                    if isawaitable(result):
+                        result = await result
                 yield result
         finally:
             close = getattr(stream, "aclose", None)

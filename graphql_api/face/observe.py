@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -153,6 +154,8 @@ class OperationObserver:
         operations.prepare = self.prepare  # type: ignore[method-assign]
         operations.execute = self.execute  # type: ignore[method-assign]
         operations.subscribe = self.subscribe  # type: ignore[method-assign]
+        if tracer is not None:
+            operations.engine.on_event = self._delivery_span
 
     def prepare(
         self, query: object, operation_name: str | None, variables: Mapping[str, Any] | None = None
@@ -251,6 +254,19 @@ class OperationObserver:
                 span.set_status(Status(StatusCode.ERROR))
                 span.set_attribute("graphql.errors", len(result.errors))
             return result
+
+    def _delivery_span(self, name: str | None) -> AbstractContextManager[object]:
+        """A span around one subscription event's execution (its SQL and loader spans nest
+        under it). WebSocket connections have no server span, so each delivery is the root
+        of its own trace, sampled like a request."""
+        assert self.tracer is not None
+        attributes = {"graphql.operation.type": "subscription"}
+        if name:
+            attributes["graphql.operation.name"] = name
+        return self.tracer.start_as_current_span(
+            f"subscription {name} event" if name else "subscription event",
+            attributes=attributes,
+        )
 
     async def subscribe(
         self,
