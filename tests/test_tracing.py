@@ -4,6 +4,7 @@ all in the trace of the caller's `traceparent`, received by an in-memory exporte
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -61,8 +62,12 @@ def _children(spans: list[ReadableSpan], parent: ReadableSpan) -> list[ReadableS
 
 
 async def test_one_request_is_one_trace_down_to_sql(
-    traced_app: Starlette, engine: AsyncEngine, exporter: InMemorySpanExporter
+    traced_app: Starlette,
+    engine: AsyncEngine,
+    exporter: InMemorySpanExporter,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="graphql_api.request")
     businesses = await make_businesses(engine, 2)
     await make_announcements(engine, 3, business_ids=businesses)
     transport = httpx.ASGITransport(app=traced_app)
@@ -103,6 +108,10 @@ async def test_one_request_is_one_trace_down_to_sql(
     assert any(s.kind is SpanKind.CLIENT for s in under_operation)
     # Nothing per scalar field: titles and names make no spans.
     assert len(spans) < 12, [s.name for s in spans]
+    # The request's log line names its trace.
+    (line,) = [r for r in caplog.records if r.name == "graphql_api.request"]
+    assert line.trace_id == TRACE_ID
+    assert line.sampled is True
 
 
 async def test_tracing_off_patches_nothing(client: httpx.AsyncClient) -> None:

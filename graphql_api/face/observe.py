@@ -119,7 +119,9 @@ class RequestObserver:
         fields: dict[str, Any] = {
             # Requests refused before the view built a context get their id here.
             "request_id": record.request_id or request_id_of(Request(scope)),
-            "trace_id": _trace_id() if self.tracing else None,
+            # Also for unsampled requests (it correlates with the caller's logs);
+            # `sampled` says whether the trace was recorded.
+            "trace_id": None,
             "user_id": record.user_id,
             "operation": record.operation,
             "operation_type": record.kind,
@@ -128,17 +130,17 @@ class RequestObserver:
             "outcome": outcome,
             "status": status,
         }
+        if self.tracing:
+            span = get_current_span().get_span_context()
+            if span.is_valid:
+                fields["trace_id"] = format_trace_id(span.trace_id)
+                fields["sampled"] = span.trace_flags.sampled
         if record.codes:
             fields["error_codes"] = record.codes
         if record.variables and log.isEnabledFor(logging.DEBUG):
             # Only at DEBUG, and masked (the formatter masks shapes again).
             fields["variables"] = mask_variables(record.variables)
         write_json_line(log, "request", fields)
-
-
-def _trace_id() -> str | None:
-    context = get_current_span().get_span_context()
-    return format_trace_id(context.trace_id) if context.is_valid else None
 
 
 class OperationObserver:
