@@ -24,6 +24,7 @@ from graphql_api.core.db.engine import Database
 from graphql_api.core.events import SESSION_REVOKED
 from graphql_api.core.pagination import DEFAULT_PAGE_SIZE
 from graphql_api.core.ratelimit import Budgets, RateLimiter, Throttle
+from graphql_api.core.tagged import SharedCheck
 from graphql_api.engine.operations import Admit, Limits
 from graphql_api.engine.response_cache import CacheRules, ResponseCache, SecondLevel
 from graphql_api.face import health
@@ -126,8 +127,7 @@ def response_cache(settings: Settings, db: Database, redis: Redis) -> ResponseCa
     return ResponseCache(
         rules=CacheRules(key=cache_key, report=_wants_cache_status),
         changes=db.changes,
-        shared_generation=shared_generation(redis),
-        shared_tags=shared_tags(redis),
+        shared=SharedCheck(shared_generation(redis), shared_tags(redis)),
         max_bytes=settings.response_cache_max_bytes,
         max_age_seconds=settings.response_cache_max_age_seconds,
         second_level=second_level(redis) if settings.response_cache_shared else None,
