@@ -153,6 +153,10 @@ class Settings:
     # A second level in Redis, shared by every instance (what one instance read, the others
     # serve); the first level stays in process.
     response_cache_shared: bool = True
+    # Query cache (issue 12, R15): rows of the reads marked `cached` (glossary, briefing of
+    # the day, related cases, prices), in process, never stale (entity tags).
+    query_cache: bool = True
+    query_cache_max_rows: int = 50_000
     log_level: str = "INFO"
     trade_fee_bps: int = 10
     expose_sql_count: bool = False
@@ -252,6 +256,8 @@ class Settings:
                 source, "RESPONSE_CACHE_MAX_AGE_SECONDS", 60, low=1, high=7 * 24 * 3600
             ),
             response_cache_shared=_bool(source, "RESPONSE_CACHE_SHARED", True),
+            query_cache=_bool(source, "QUERY_CACHE", True),
+            query_cache_max_rows=_int(source, "QUERY_CACHE_MAX_ROWS", 50_000, low=1, high=10**8),
             log_level=log_level,
             trade_fee_bps=_int(source, "TRADE_FEE_BPS", 10, low=0, high=1000),
             expose_sql_count=_bool(source, "EXPOSE_SQL_COUNT", False),

@@ -21,6 +21,7 @@ from graphql_api.core.cache_hints import Scope as CacheScope
 from graphql_api.core.changes import DATA_CHANGED, connect, shared_generation, shared_tags
 from graphql_api.core.config import Environment, Settings
 from graphql_api.core.db.engine import Database
+from graphql_api.core.db.queries.briefings import warm_glossary
 from graphql_api.core.events import SESSION_REVOKED
 from graphql_api.core.pagination import DEFAULT_PAGE_SIZE
 from graphql_api.core.ratelimit import Budgets, RateLimiter, Throttle
@@ -123,11 +124,13 @@ def _wants_cache_status(context: Context) -> bool:
     return context.request.headers.get(CACHE_STATUS_HEADER) == "1"
 
 
-def response_cache(settings: Settings, db: Database, redis: Redis) -> ResponseCache:
+def response_cache(
+    settings: Settings, db: Database, redis: Redis, shared: SharedCheck
+) -> ResponseCache:
     return ResponseCache(
         rules=CacheRules(key=cache_key, report=_wants_cache_status),
         changes=db.changes,
-        shared=SharedCheck(shared_generation(redis), shared_tags(redis)),
+        shared=shared,
         max_bytes=settings.response_cache_max_bytes,
         max_age_seconds=settings.response_cache_max_age_seconds,
         second_level=second_level(redis) if settings.response_cache_shared else None,
@@ -186,8 +189,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         await app.state.revoked_sessions.load(app.state.redis)
         app.state.broker.listen(DATA_CHANGED, app.state.db.changes.on_event())
+        # What the caches check writes on other instances against (core/tagged.py).
+        shared = SharedCheck(shared_generation(app.state.redis), shared_tags(app.state.redis))
         if settings.response_cache:
-            view.operations.response_cache = response_cache(settings, app.state.db, app.state.redis)
+            view.operations.response_cache = response_cache(
+                settings, app.state.db, app.state.redis, shared
+            )
+        if app.state.db.query_cache is not None:
+            app.state.db.query_cache.shared = shared
+            await warm_glossary(app.state.db)
         await app.state.broker.start()
         undo_drain = install_drain_on_exit_signals(app.state.broker)
         app.state.operations = view.operations  # the one execution path (tests tune it)
