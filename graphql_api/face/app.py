@@ -108,15 +108,19 @@ def cache_key(context: Context, scope: CacheScope) -> str | None:
     if scope is CacheScope.PUBLIC or principal.is_anonymous:
         # Anonymous callers are indistinguishable: whatever one may see, all may.
         return "public"
+    # Drafts and permission checks depend on the role and on an API key's scopes
+    # (announcements:write, ...).
+    role = principal.role.value if principal.role is not None else "-"
+    kind = "service" if principal.is_service else "user"
+    grants = f"{role}:{kind}:{','.join(sorted(principal.scopes))}"
     if scope is CacheScope.ROLE:
-        # Drafts depend on the role and on an API key's scopes (announcements:write, ...).
-        role = principal.role.value if principal.role is not None else "-"
-        kind = "service" if principal.is_service else "user"
-        return f"role:{role}:{kind}:{','.join(sorted(principal.scopes))}"
+        return f"role:{grants}"
+    # Per caller, and per what the caller may do now: an admin demoted since an answer was
+    # stored must not be served what only admins may read.
     if principal.user_id is not None:
-        return f"user:{principal.user_id}"
+        return f"user:{principal.user_id}:{grants}"
     if principal.api_key_id is not None:
-        return f"key:{principal.api_key_id}"
+        return f"key:{principal.api_key_id}:{grants}"
     return None
 
 
