@@ -4,6 +4,7 @@ never stale, on one instance or two."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from graphql_api.core.actor import Actor
 from graphql_api.core.changes import Changes
 from graphql_api.core.config import Settings
 from graphql_api.core.db.enums import BriefingStatus, Role
+from graphql_api.core.db.queries import briefings as queries
 from graphql_api.core.db.queries.briefings import count_glossary_terms, list_glossary_terms
 from graphql_api.core.db.query_cache import QueryCache
 from graphql_api.core.tags import request_generation
@@ -193,8 +195,6 @@ async def test_a_write_racing_a_fetch_keeps_its_rows_out(
             changes.bump(["glossary_terms"])  # committed after the read, before the store
             return result
 
-        from graphql_api.core.db.queries import briefings as queries
-
         query = queries._TERM_COUNTS[False]
         token = request_generation.set([None])
         try:
@@ -204,5 +204,25 @@ async def test_a_write_racing_a_fetch_keeps_its_rows_out(
             assert (rows.misses, rows.stores) == (2, 1)
             await rows.fetch(query, {}, db._rows.fetch)
             assert rows.hits == 1
+        finally:
+            request_generation.reset(token)
+
+
+async def test_rows_past_their_max_age_are_read_again(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    await make_glossary_terms(engine, ["Zeta"])
+    async with two_instances(settings) as [(app, _), _]:
+        db = app.state.db
+        rows = QueryCache(db.changes, max_age_seconds=0.05)
+        query = queries._TERM_COUNTS[False]
+        token = request_generation.set([None])
+        try:
+            await rows.fetch(query, {}, db._rows.fetch)
+            await rows.fetch(query, {}, db._rows.fetch)
+            assert (rows.misses, rows.hits) == (1, 1)
+            await asyncio.sleep(0.1)
+            await rows.fetch(query, {}, db._rows.fetch)
+            assert (rows.misses, rows.hits) == (2, 1)
         finally:
             request_generation.reset(token)

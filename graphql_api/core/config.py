@@ -157,6 +157,8 @@ class Settings:
     # the day, related cases, prices), in process, never stale (entity tags).
     query_cache: bool = True
     query_cache_max_rows: int = 50_000
+    # The safety net for writes no tag sees (SQL by hand).
+    query_cache_max_age_seconds: int = 60
     log_level: str = "INFO"
     trade_fee_bps: int = 10
     expose_sql_count: bool = False
@@ -258,6 +260,9 @@ class Settings:
             response_cache_shared=_bool(source, "RESPONSE_CACHE_SHARED", True),
             query_cache=_bool(source, "QUERY_CACHE", True),
             query_cache_max_rows=_int(source, "QUERY_CACHE_MAX_ROWS", 50_000, low=1, high=10**8),
+            query_cache_max_age_seconds=_int(
+                source, "QUERY_CACHE_MAX_AGE_SECONDS", 60, low=1, high=7 * 24 * 3600
+            ),
             log_level=log_level,
             trade_fee_bps=_int(source, "TRADE_FEE_BPS", 10, low=0, high=1000),
             expose_sql_count=_bool(source, "EXPOSE_SQL_COUNT", False),

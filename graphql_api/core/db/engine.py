@@ -146,7 +146,11 @@ class Database:
         self.announce: Announcer | None = None
         # Rows of the reads prepared with `cached=True` (core/db/query_cache.py).
         self.query_cache = (
-            QueryCache(self.changes, max_rows=settings.query_cache_max_rows)
+            QueryCache(
+                self.changes,
+                max_rows=settings.query_cache_max_rows,
+                max_age_seconds=settings.query_cache_max_age_seconds,
+            )
             if settings.query_cache
             else None
         )

@@ -17,6 +17,7 @@ reads go to the database.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -33,6 +34,7 @@ Key = tuple[Query[Any], tuple[tuple[str, Any], ...]]
 Load = Callable[[Query[R], Mapping[str, Any]], Awaitable[list[R]]]
 
 DEFAULT_MAX_ROWS = 50_000
+DEFAULT_MAX_AGE_SECONDS = 60.0
 
 
 @dataclass(slots=True)
@@ -43,6 +45,9 @@ class Held:
     checked_at: int
     # Rows, at least 1: the bound counts rows.
     size: int
+    # time.monotonic() after which it is not served: the safety net for writes no tag
+    # sees (SQL by hand).
+    expires_at: float
 
 
 def _key(query: Query[Any], params: Mapping[str, Any]) -> Key | None:
@@ -60,8 +65,15 @@ def _key(query: Query[Any], params: Mapping[str, Any]) -> Key | None:
 
 
 class QueryCache:
-    def __init__(self, changes: Changes, *, max_rows: int = DEFAULT_MAX_ROWS) -> None:
+    def __init__(
+        self,
+        changes: Changes,
+        *,
+        max_rows: int = DEFAULT_MAX_ROWS,
+        max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS,
+    ) -> None:
         self._changes = changes
+        self.max_age_seconds = max_age_seconds
         # Redis's view (set when the app connects Redis; alone, only local writes count).
         self.shared = SharedCheck()
         self._entries: TaggedEntries[Key, Held] = TaggedEntries(max_rows)
@@ -93,6 +105,9 @@ class QueryCache:
             self.bypasses += 1
             return await load(query, params)
         held = self._entries.get(key)
+        if held is not None and time.monotonic() > held.expires_at:
+            self._entries.drop(key)
+            held = None
         if held is not None:
             unmoved = await self.shared.unmoved(held, shared)
             if unmoved:
@@ -112,7 +127,9 @@ class QueryCache:
         # A write here that moved what it read, after it started: not stored.
         if self._changes.moved_since(tags, local):
             return rows
-        if self._entries.put(key, Held(list(rows), tags, shared, shared, max(1, len(rows)))):
+        expires_at = time.monotonic() + self.max_age_seconds
+        held = Held(list(rows), tags, shared, shared, max(1, len(rows)), expires_at)
+        if self._entries.put(key, held):
             self.stores += 1
         return rows
 
