@@ -28,7 +28,7 @@ from graphql_api.core.ratelimit import Budgets, RateLimiter, Throttle
 from graphql_api.core.tagged import SharedCheck
 from graphql_api.engine.operations import Admit, Limits
 from graphql_api.engine.response_cache import CacheRules, ResponseCache, SecondLevel
-from graphql_api.face import health
+from graphql_api.face import graphiql, health
 from graphql_api.face.graphql_view import GraphQLView
 from graphql_api.face.persisted import PersistedDocuments
 from graphql_api.face.shutdown import install_drain_on_exit_signals
@@ -249,6 +249,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/graphql", view, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", view),
+            Route(f"{graphiql.ROUTE}/{{name}}", graphiql.serve_asset),
             Route("/health/live", health.live),
             Route("/health/ready", health.ready),
         ],

@@ -372,6 +372,26 @@ def trust_documents_command(manifest: Path) -> None:
     click.echo(f"Trusted {count} documents.", err=True)
 
 
+@main.group()
+def graphiql() -> None:
+    """GraphiQL's assets (React, GraphiQL, the explorer plugin)."""
+
+
+@graphiql.command("fetch")
+@click.option("--registry", default="https://registry.npmjs.org", show_default=True)
+def graphiql_fetch(registry: str) -> None:
+    """Download GraphiQL's pinned assets from the npm registry into GRAPHQL_API_HOME,
+    checking their integrity hashes; GraphiQL then needs no network but the server."""
+    from graphql_api.face.graphiql import IntegrityError, fetch
+
+    home = Settings.from_env().home
+    try:
+        written = fetch(home, registry=registry)
+    except (OSError, IntegrityError) as exc:
+        raise click.ClickException(f"could not fetch GraphiQL's assets: {exc}") from None
+    click.echo(f"Fetched {len(written)} GraphiQL assets into {written[0].parent}.", err=True)
+
+
 @main.command("export-schema")
 def export_schema() -> None:
     """Print the schema as SDL (for codegen; committed as schema/schema.graphql)."""

@@ -36,7 +36,7 @@ from graphql_api.core.db.engine import statement_counter
 from graphql_api.core.errors import INTERNAL_MESSAGE, ErrorCode, Unauthenticated, classify
 from graphql_api.core.ratelimit import rate_limit_headers
 from graphql_api.engine.operations import Limits, Prepared, RateLimited, RequestError
-from graphql_api.face import http_cache
+from graphql_api.face import graphiql, http_cache
 from graphql_api.face.persisted import PersistedQueryError
 from graphql_api.face.strawberry_engine import EngineSchema
 from graphql_api.face.websocket import TransportWSHandler
@@ -262,6 +262,18 @@ class GraphQLView(GraphQL[Context, None]):
         response.body = orjson.dumps(body)
         response.headers["content-length"] = str(len(response.body))
         return response
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A browser opening a shared link (`/graphql?query=...`) gets GraphiQL with that
+        # query; a program asking for JSON gets the result (issue 15).
+        return (
+            self.graphql_ide is not None
+            and request.method == "GET"
+            and "text/html" in request.headers.get("accept", "")
+        )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return await graphiql.serve_page(request)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

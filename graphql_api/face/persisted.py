@@ -133,5 +133,5 @@ async def trust_documents(redis: Redis, manifest: dict[str, str]) -> int:
             raise ValueError(f"manifest entry {key[:19]}... does not hash to its document")
         trusted[digest] = text
     if trusted:
-        await redis.hset(TRUSTED_KEY, mapping=trusted)
+        await redis.hset(TRUSTED_KEY, mapping={k: v for k, v in trusted.items()})
     return len(trusted)

@@ -1,0 +1,192 @@
+"""GraphiQL (issue 15): a browser opening a shared /graphql?query= link gets GraphiQL with
+that query, a program gets JSON; the assets fetched once from the npm registry make it work
+with no network but the server."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import http.server
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import threading
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from graphql_api.core.config import Settings
+from graphql_api.face import graphiql
+from tests.test_subscriptions_multi import instances
+
+HTML = {"accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+QUERY = "query Shared { __typename }"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def fetched(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A GRAPHQL_API_HOME with the assets, fetched by the CLI from the npm registry."""
+    home = tmp_path_factory.mktemp("graphiql-home")
+    done = subprocess.run(
+        [sys.executable, "-m", "graphql_api.face.cli", "graphiql", "fetch"],
+        env={**os.environ, "GRAPHQL_API_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Fetched 6 GraphiQL assets" in done.stderr
+    return home
+
+
+@pytest.fixture
+def settings(settings: Settings, tmp_path: Path) -> Settings:
+    return dataclasses.replace(settings, graphiql=True, home=tmp_path / "empty-home")
+
+
+@pytest.fixture
+async def offline_app(settings: Settings, fetched: Path) -> AsyncIterator[Starlette]:
+    from graphql_api.face.app import create_app
+
+    application = create_app(dataclasses.replace(settings, home=fetched))
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+async def test_a_browser_gets_graphiql_with_the_shared_query(client: httpx.AsyncClient) -> None:
+    response = await client.get(f"/graphql?query={quote(QUERY)}", headers=HTML)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert "parameters.query" in page  # the page reads the link's query
+    assert "query LatestAnnouncements" in page  # and has an example when there is none
+    assert "Bearer <accessToken>" in page
+    # Nothing fetched in this home: the CDN, with the pinned integrity hashes.
+    for asset in graphiql.ASSETS:
+        assert f'src="{asset.cdn_url}"' in page or f'href="{asset.cdn_url}"' in page
+        assert asset.sri in page
+
+
+async def test_a_program_gets_json_from_the_same_url(client: httpx.AsyncClient) -> None:
+    response = await client.get(
+        f"/graphql?query={quote(QUERY)}", headers={"accept": "application/json"}
+    )
+    assert response.status_code == 200
+    assert response.json() == {"data": {"__typename": "Query"}}
+
+
+async def test_without_graphiql_a_browser_gets_the_result(
+    settings: Settings,
+) -> None:
+    from graphql_api.face.app import create_app
+
+    application = create_app(dataclasses.replace(settings, graphiql=False))
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            response = await http.get(f"/graphql?query={quote(QUERY)}", headers=HTML)
+    assert response.json() == {"data": {"__typename": "Query"}}
+
+
+async def test_fetched_assets_are_served_by_the_server(offline_app: Starlette) -> None:
+    transport = httpx.ASGITransport(app=offline_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        page = (await http.get("/graphql", headers=HTML)).text
+        for asset in graphiql.ASSETS:
+            assert f"{graphiql.ROUTE}/{asset.name}" in page
+            assert graphiql.CDN not in page
+            served = await http.get(f"{graphiql.ROUTE}/{asset.name}")
+            assert served.status_code == 200
+            graphiql.verify(served.content, asset.sri, asset.name)
+            assert "immutable" in served.headers["cache-control"]
+        missing = await http.get(f"{graphiql.ROUTE}/other.js")
+    assert missing.status_code == 404
+    assert missing.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+@pytest.fixture
+def tampering_registry() -> Iterator[str]:
+    """A registry whose tarballs do not match the pinned hashes."""
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w:gz") as archive:
+        content = b"alert('not react')"
+        info = tarfile.TarInfo("package/umd/react.production.min.js")
+        info.size = len(content)
+        archive.addfile(info, io.BytesIO(content))
+    body = data.getvalue()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+def test_a_tampered_tarball_is_refused(tmp_path: Path, tampering_registry: str) -> None:
+    with pytest.raises(graphiql.IntegrityError, match="sha512 does not match"):
+        graphiql.fetch(tmp_path, registry=tampering_registry)
+    assert not graphiql.local_assets(tmp_path)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is needed to render the page")
+async def test_graphiql_renders_the_shared_query_with_no_network_but_the_server(
+    settings: Settings, fetched: Path, db_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    assert CHROMIUM is not None
+    extra = {"GRAPHIQL": "true", "GRAPHQL_API_HOME": str(fetched)}
+    with instances(settings, db_url, redis_url, tmp_path, 1, extra) as (server,):
+        url = f"{server.http}/graphql?query={quote(QUERY)}"
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={tmp_path / 'chromium'}",
+                # Nothing but the server answers: any other host fails to resolve.
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                "--virtual-time-budget=15000",
+                "--dump-dom",
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    dom = done.stdout
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Loading GraphiQL..." not in dom, dom[-2000:]
+    assert "graphiql-container" in dom
+    # The query editor (the first CodeMirror) shows the link's query, in spans.
+    editor = dom.split('class="CodeMirror-code"', 1)[1].split("</div></div></div>", 1)[0]
+    assert "Shared" in editor
+    assert "__typename" in editor
+    assert "LatestAnnouncements" not in editor
