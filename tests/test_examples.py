@@ -91,8 +91,17 @@ async def test_the_typescript_example_is_typed_and_its_manifest_is_trusted(
     trusted-documents mode, after `graphql-api trust-documents`, runs the client's query."""
     npm = ["npm", "--no-audit", "--no-fund", "--loglevel=error"]
     await run([*npm, "ci"], cwd=TYPESCRIPT)
+    generated = TYPESCRIPT / "src" / "gql" / "graphql.ts"
+    # By introspection of a live server first, then from the committed SDL: the same types.
+    (tmp_path / "open").mkdir()
+    with instances(settings, db_url, redis_url, tmp_path / "open", 1) as (server,):
+        live = {**os.environ, "GRAPHQL_SCHEMA": f"{server.http}/graphql"}
+        await run([*npm, "run", "codegen"], cwd=TYPESCRIPT, env=live)
+    introspected = generated.read_text()
     for script in ("codegen", "typecheck", "build"):
         await run([*npm, "run", script], cwd=TYPESCRIPT)
+    assert generated.read_text() == introspected
+    assert "closesAt: string | null" in introspected  # DateTime mapped to a string
     manifest = TYPESCRIPT / "src" / "gql" / "persisted-documents.json"
     assert all(key.startswith("sha256:") for key in json.loads(manifest.read_text()))
 

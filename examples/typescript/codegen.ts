@@ -1,9 +1,10 @@
-// Typed documents for src/, from the committed SDL (no running server needed), plus the
+// Typed documents for src/, from the committed SDL (no running server needed) or from a
+// live server by introspection (GRAPHQL_SCHEMA=http://127.0.0.1:8000/graphql), plus the
 // manifest the server's trusted-documents mode loads (`graphql-api trust-documents`).
 import type { CodegenConfig } from "@graphql-codegen/cli";
 
 const config: CodegenConfig = {
-  schema: "../../schema/schema.graphql",
+  schema: process.env.GRAPHQL_SCHEMA ?? "../../schema/schema.graphql",
   documents: ["src/**/*.ts", "!src/gql/**/*"],
   generates: {
     "src/gql/": {
