@@ -143,9 +143,10 @@ class Settings:
     budget_member: Budget = BUDGET_MEMBER
     budget_staff: Budget = BUDGET_STAFF
     budget_service: Budget = BUDGET_SERVICE
-    # Response cache (issue 12): anonymous queries' results, in process, bounded by bytes.
-    # Opt-in until issue 12 is finished (scopes, tags, Redis level): a cached answer that
-    # depends on the clock (a call closing at its deadline) may lag it by the max age.
+    # Response cache (issue 12): whole query results per visibility scope, in process
+    # (bounded by bytes) and in Redis. Off by default, the deployment's choice: an answer
+    # that depends on the clock (a call closing at its deadline) may lag it by up to 10 s,
+    # and writes by other programs show after the max age (docs/DECISIONS.md).
     response_cache: bool = False
     response_cache_max_bytes: int = 64 * 1024 * 1024
     # The safety net, and how long an answer that depends on the clock may lag it.
