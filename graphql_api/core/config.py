@@ -6,6 +6,7 @@ naming the variable, so a misconfigured deployment fails before it serves a requ
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from collections.abc import Mapping
@@ -98,6 +99,27 @@ def _database_url(env: Mapping[str, str], name: str) -> str | None:
     return value
 
 
+def _tracing(env: Mapping[str, str]) -> bool:
+    """OpenTelemetry's own switches: an OTLP endpoint for traces, not disabled, not `none`."""
+    endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get(
+        "OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    if not (endpoint or "").strip():
+        return False
+    if _bool(env, "OTEL_SDK_DISABLED", False):
+        return False
+    return env.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower() != "none"
+
+
+def _token_hash(env: Mapping[str, str], name: str) -> str | None:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    if len(raw) < 24:
+        raise ConfigError(f"{name} must be at least 24 characters")
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Validated runtime configuration (see the README's configuration table)."""
@@ -163,6 +185,12 @@ class Settings:
     log_level: str = "INFO"
     trade_fee_bps: int = 10
     expose_sql_count: bool = False
+    # OpenTelemetry traces (issue 13): on when an OTLP endpoint is configured; everything
+    # else (service name, sampler, headers) the SDK reads from its own OTEL_* variables.
+    tracing: bool = False
+    # /health/detail for monitors without a user: the SHA-256 of HEALTH_TOKEN (hex), so the
+    # token itself is never kept in memory past start-up nor compared in plain text.
+    health_token_sha256: str | None = field(default=None, repr=False)
 
     @property
     def embedded(self) -> bool:
@@ -267,4 +295,6 @@ class Settings:
             log_level=log_level,
             trade_fee_bps=_int(source, "TRADE_FEE_BPS", 10, low=0, high=1000),
             expose_sql_count=_bool(source, "EXPOSE_SQL_COUNT", False),
+            tracing=_tracing(source),
+            health_token_sha256=_token_hash(source, "HEALTH_TOKEN"),
         )

@@ -1,13 +1,21 @@
-"""Structured JSON logs on stderr (R18); request fields are added by the middleware later."""
+"""Structured JSON logs on stderr (R18): one object per line, secrets and e-mails masked.
+
+The request line (request id, trace id, user id, operation, duration, SQL count, outcome) is
+written by graphql_api/face/observe.py; every record, that one included, is masked here
+(graphql_api/core/telemetry/masking.py), so no call site has to remember to.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 import orjson
+
+from graphql_api.core.telemetry.masking import MASK, is_secret_key, mask_text, mask_value
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
@@ -20,18 +28,80 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
+        for key, value in record.__dict__.items():
+            if key in _STANDARD:
+                continue
+            if is_secret_key(key):
+                entry[key] = MASK
+            else:
+                entry[key] = mask_value(value) if isinstance(value, dict | list) else value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+        # Shapes (e-mails, bearer credentials, JWTs, API keys) anywhere in the line.
+        return mask_text(orjson.dumps(entry, default=str).decode())
 
 
-def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+class MaskingFormatter(logging.Formatter):
+    """The plain-text format of the CLI commands, masked like the JSON one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_text(super().format(record))
+
+
+_json_handler: logging.StreamHandler[TextIO] | None = None
+
+
+def configure_logging(
+    level: str = "INFO", *, json: bool = True, stream: TextIO | None = None
+) -> None:
+    global _json_handler
+    handler = logging.StreamHandler(stream or sys.stderr)
     if json:
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(MaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    _json_handler = handler if json else None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+
+
+def write_json_line(logger: logging.Logger, message: str, fields: dict[str, Any]) -> None:
+    """Log an INFO record of `logger` with these fields: the request line's path.
+
+    When the configured JSON handler is the only one the record would reach (production),
+    the line is serialized and written here directly: the same object and masking as
+    `JsonFormatter` gives, for ~1/4 of the CPU (LogRecord, the handler chain and the
+    generic formatter cost ~37 us per request in the server, 5 % of a page). Otherwise (tests
+    with their own handlers, another configuration) it goes through `logger.info`.
+    """
+    handler = _json_handler
+    root = logging.root
+    if (
+        handler is None
+        or logger.handlers
+        or len(root.handlers) != 1
+        or root.handlers[0] is not handler
+        or logger.parent is not root
+    ):
+        logger.info(message, extra=fields)
+        return
+    now = time.time()
+    entry: dict[str, Any] = {
+        "ts": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
+        "level": "INFO",
+        "logger": logger.name,
+        "message": message,
+    }
+    for key, value in fields.items():
+        if is_secret_key(key):
+            entry[key] = MASK
+        else:
+            entry[key] = mask_value(value) if isinstance(value, dict | list) else value
+    line = mask_text(orjson.dumps(entry, default=str).decode())
+    handler.acquire()
+    try:
+        handler.stream.write(line + "\n")
+        handler.flush()
+    finally:
+        handler.release()

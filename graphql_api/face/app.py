@@ -28,8 +28,9 @@ from graphql_api.core.ratelimit import Budgets, RateLimiter, Throttle
 from graphql_api.core.tagged import SharedCheck
 from graphql_api.engine.operations import Admit, Limits
 from graphql_api.engine.response_cache import CacheRules, ResponseCache, SecondLevel
-from graphql_api.face import graphiql, health
+from graphql_api.face import graphiql, health, health_detail, observe
 from graphql_api.face.graphql_view import GraphQLView
+from graphql_api.face.metrics import metrics_endpoint
 from graphql_api.face.persisted import PersistedDocuments
 from graphql_api.face.shutdown import install_drain_on_exit_signals
 from graphql_api.face.strawberry_engine import EngineSchema
@@ -213,10 +214,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if settings.rate_limit:
             app.state.rate_limiter = RateLimiter.from_url(redis_url)
             view.operations.admit = admission(app.state.rate_limiter, _budgets(settings))
+        start_observing()  # patches libraries for traces when tracing is on (issue 13)
         _tune_garbage_collector()
         try:
             yield
         finally:
+            observe.stop(settings)
             undo_drain()
             await app.state.broker.stop()
             if settings.rate_limit:
@@ -244,7 +247,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         connection_init_wait_timeout=CONNECTION_INIT_TIMEOUT,
         max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_CONNECTION,
     )
-    return ApiApp(
+    application = ApiApp(
         view,
         routes=[
             Route("/graphql", view, methods=["GET", "POST"]),
@@ -252,6 +255,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route(f"{graphiql.ROUTE}/{{name}}", graphiql.serve_asset),
             Route("/health/live", health.live),
             Route("/health/ready", health.ready),
+            Route("/health/detail", health_detail.detail),
+            Route("/metrics", metrics_endpoint),
         ],
         lifespan=lifespan,
     )
+    # Request log line, metrics and (when OTEL_* configure it) traces: face/observe.py.
+    start_observing = observe.install(application, view.operations, settings)
+    return application

@@ -183,6 +183,9 @@ def seed(scale: int, seed_value: int) -> None:
 
 _UVICORN_OPTIONS: dict[str, Any] = {
     "log_config": None,
+    # /graphql requests log one masked JSON line each (face/observe.py) with what uvicorn's
+    # access line has and more; two lines per request would double the logging cost.
+    "access_log": False,
     "lifespan": "on",
     "proxy_headers": True,
     # uvloop and httptools when installed (uvicorn[standard] installs both).

@@ -1,0 +1,1 @@
+"""Observability helpers below the face (issue 13, R18): traces, masking, bounded labels."""
