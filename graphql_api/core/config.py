@@ -183,6 +183,8 @@ class Settings:
     # The safety net for writes no tag sees (SQL by hand).
     query_cache_max_age_seconds: int = 60
     log_level: str = "INFO"
+    # "auto": readable lines when stderr is a terminal, JSON otherwise; "json"; "text".
+    log_format: str = "auto"
     trade_fee_bps: int = 10
     expose_sql_count: bool = False
     # OpenTelemetry traces (issue 13): on when an OTLP endpoint is configured; everything
@@ -235,6 +237,9 @@ class Settings:
         log_level = source.get("LOG_LEVEL", "INFO").strip().upper()
         if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
+        log_format = source.get("LOG_FORMAT", "auto").strip().lower()
+        if log_format not in {"auto", "json", "text"}:
+            raise ConfigError(f"LOG_FORMAT must be auto, json or text, got {log_format!r}")
 
         home_raw = source.get("GRAPHQL_API_HOME", "").strip()
         production = environment is Environment.PRODUCTION
@@ -293,6 +298,7 @@ class Settings:
                 source, "QUERY_CACHE_MAX_AGE_SECONDS", 60, low=1, high=7 * 24 * 3600
             ),
             log_level=log_level,
+            log_format=log_format,
             trade_fee_bps=_int(source, "TRADE_FEE_BPS", 10, low=0, high=1000),
             expose_sql_count=_bool(source, "EXPOSE_SQL_COUNT", False),
             tracing=_tracing(source),

@@ -48,16 +48,58 @@ class MaskingFormatter(logging.Formatter):
         return mask_text(super().format(record))
 
 
+class ConsoleFormatter(logging.Formatter):
+    """One readable line per record for a person at a terminal: time, level, logger,
+    message, then the record's fields as key=value; masked like the JSON lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        line = f"{stamp} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        fields = []
+        for key, value in record.__dict__.items():
+            if key in _STANDARD or value is None:
+                continue
+            shown = MASK if is_secret_key(key) else value
+            if isinstance(shown, dict | list):
+                shown = orjson.dumps(mask_value(shown), default=str).decode()
+            fields.append(f"{key}={shown}")
+        if fields:
+            line += "  " + " ".join(fields)
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return mask_text(line)
+
+
+def wants_json(log_format: str, stream: TextIO) -> bool:
+    """LOG_FORMAT: "json", "text", or "auto" (JSON unless `stream` is a terminal)."""
+    if log_format == "auto":
+        return not stream.isatty()
+    return log_format == "json"
+
+
+# Start-up chatter of libraries (Alembic's context lines, uvicorn's "Started server
+# process"): a person at a terminal needs the one block `serve` prints instead.
+NOISY_AT_START = ("alembic", "uvicorn.error")
+
+
+def quiet_start_up() -> None:
+    for name in NOISY_AT_START:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 _json_handler: logging.StreamHandler[TextIO] | None = None
 
 
 def configure_logging(
-    level: str = "INFO", *, json: bool = True, stream: TextIO | None = None
+    level: str = "INFO", *, json: bool = True, stream: TextIO | None = None, console: bool = False
 ) -> None:
+    """JSON lines, or plain text (the CLI commands), or readable lines (`console`)."""
     global _json_handler
     handler = logging.StreamHandler(stream or sys.stderr)
     if json:
         handler.setFormatter(JsonFormatter())
+    elif console:
+        handler.setFormatter(ConsoleFormatter())
     else:
         handler.setFormatter(MaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     _json_handler = handler if json else None

@@ -21,7 +21,7 @@ import click
 
 from graphql_api.core.config import ConfigError, Settings
 from graphql_api.core.db.enums import Role
-from graphql_api.core.logging_setup import configure_logging
+from graphql_api.core.logging_setup import configure_logging, quiet_start_up, wants_json
 
 if TYPE_CHECKING:
     from graphql_api.core.db.models import User
@@ -90,6 +90,8 @@ async def _prepare(settings: Settings, *, seed_if_empty: bool) -> None:
 def main() -> None:
     """GraphQL API server for announcements, businesses, briefings and portfolios."""
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    # A closed terminal (SIGHUP) must not leave the embedded servers running either.
+    signal.signal(signal.SIGHUP, _exit_on_sigterm)
 
 
 @main.command()
@@ -108,19 +110,23 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     from graphql_api.face.app import create_app
 
     settings = _settings()
-    configure_logging(settings.log_level)
+    json = wants_json(settings.log_format, sys.stderr)
+    configure_logging(settings.log_level, json=json, console=not json)
+    quiet_start_up()
     host = host or settings.host
     port = port or settings.port
     workers = workers or settings.workers
     with _services(settings) as live:
         asyncio.run(_prepare(live, seed_if_empty=settings.embedded and live.seed_demo_data))
-        click.echo(f"GraphQL endpoint and GraphiQL: http://{host}:{port}/graphql", err=True)
-        _print_demo_logins(live)
+        home = settings.home.resolve() if settings.embedded else None
+        ready = _ready_block(host, port, home, _demo_accounts(live))
         if workers > 1:
+            click.echo(ready, err=True)
             _serve_workers(live, host, port, workers)
             return
         app = create_app(dataclasses.replace(live, auto_migrate=False))
-        uvicorn.run(app, host=host, port=port, **_UVICORN_OPTIONS)
+        config = uvicorn.Config(app, host=host, port=port, **_UVICORN_OPTIONS)
+        _run_announcing(config, ready)
 
 
 @main.command()
@@ -223,11 +229,11 @@ def _serve_workers(live: Settings, host: str, port: int, workers: int) -> None:
     )
 
 
-def _print_demo_logins(settings: Settings) -> None:
-    """List the demo accounts that sign in with the demo password (development only)."""
+def _demo_accounts(settings: Settings) -> list[tuple[str, Role]]:
+    """The demo accounts that sign in with the demo password (development only)."""
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from graphql_api.core.auth.users import DEMO_PASSWORD, demo_logins
+    from graphql_api.core.auth.users import demo_logins
 
     assert settings.database_url is not None
 
@@ -238,12 +244,41 @@ def _print_demo_logins(settings: Settings) -> None:
         finally:
             await engine.dispose()
 
-    accounts = asyncio.run(find())
-    if not accounts:
-        return
-    click.echo(f"Demo accounts (password {DEMO_PASSWORD!r}, development only):", err=True)
-    for email, role in accounts:
-        click.echo(f"  {role.value:<7} {email}", err=True)
+    return asyncio.run(find())
+
+
+def _ready_block(host: str, port: int, home: Path | None, accounts: list[tuple[str, Role]]) -> str:
+    """What a person needs once the server listens, in one short block."""
+    from graphql_api.core.auth.users import DEMO_PASSWORD
+
+    base = f"http://{host}:{port}"
+    lines = [
+        "",
+        f"graphql-api is ready on {base}",
+        f"  GraphQL    {base}/graphql   (open it in a browser for GraphiQL)",
+        f"  WebSocket  ws://{host}:{port}/graphql   (graphql-transport-ws, graphql-ws)",
+        f"  Health     {base}/health/ready   Metrics {base}/metrics",
+    ]
+    if home is not None:
+        lines.append(f"  Data       {home}   (embedded PostgreSQL and Redis)")
+    if accounts:
+        lines.append(f"  Demo logins (development only, password {DEMO_PASSWORD!r}):")
+        lines.extend(f"    {role.value:<7} {email}" for email, role in accounts)
+    lines.append("Press Ctrl-C to stop.")
+    return "\n".join(lines)
+
+
+def _run_announcing(config: Any, ready: str) -> None:
+    """uvicorn's server, printing the ready block once it listens (not before the bind)."""
+    import uvicorn
+
+    class AnnouncingServer(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                click.echo(ready, err=True)
+
+    AnnouncingServer(config).run()
 
 
 def _read_password() -> str:
