@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import http.server
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -15,20 +16,33 @@ import sys
 import tarfile
 import threading
 from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from graphql_api.core.config import Settings
 from graphql_api.face import graphiql
+from tests.auth_helpers import PASSWORD, REGISTER
+from tests.factories_portfolios import make_securities
 from tests.test_subscriptions_multi import instances
+
+CREATE_PORTFOLIO = """
+mutation ($input: CreatePortfolioInput!) { createPortfolio(input: $input) { portfolio { id } } }
+"""
+TRADE = """
+mutation ($input: PlaceTradeInput!) { placeTrade(input: $input) { errors { code message } } }
+"""
 
 HTML = {"accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 QUERY = "query Shared { __typename }"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+NODE = shutil.which("node") is not None and shutil.which("npm") is not None
+BROWSER_CHECK = Path(__file__).resolve().parents[1] / "tools" / "browser-check"
 
 
 @pytest.fixture(scope="module")
@@ -190,3 +204,86 @@ async def test_graphiql_renders_the_shared_query_with_no_network_but_the_server(
     assert "Shared" in editor
     assert "__typename" in editor
     assert "LatestAnnouncements" not in editor
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None or not NODE, reason="Chromium and Node.js are needed to drive GraphiQL"
+)
+async def test_a_signed_in_subscription_runs_from_graphiql(
+    settings: Settings,
+    fetched: Path,
+    engine: AsyncEngine,
+    db_url: str,
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    """GraphiQL's run button on a subscription, with the token in the Headers tab: the
+    update arrives over the WebSocket (the tab's headers are the connection_init payload)."""
+    assert CHROMIUM is not None
+    installed = await asyncio.to_thread(
+        subprocess.run,
+        ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=BROWSER_CHECK,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert installed.returncode == 0, installed.stderr
+    await make_securities(engine, 1, prices=[Decimal("10")])
+    extra = {"GRAPHIQL": "true", "GRAPHQL_API_HOME": str(fetched)}
+    with instances(settings, db_url, redis_url, tmp_path, 1, extra) as (server,):
+        async with httpx.AsyncClient(base_url=server.http, timeout=10) as http:
+            account = {"email": "graphiql@example.com", "password": PASSWORD, "displayName": "G"}
+            registered = await http.post(
+                "/graphql", json={"query": REGISTER, "variables": {"input": account}}
+            )
+            token = registered.json()["data"]["register"]["accessToken"]
+            auth = {"authorization": f"Bearer {token}"}
+            created = await http.post(
+                "/graphql",
+                json={
+                    "query": CREATE_PORTFOLIO,
+                    "variables": {"input": {"name": "P", "initialCash": "1000"}},
+                },
+                headers=auth,
+            )
+            portfolio = created.json()["data"]["createPortfolio"]["portfolio"]["id"]
+            subscription = (
+                f'subscription Mine {{ portfolioUpdated(portfolioId: "{portfolio}") '
+                "{ cashBalance } }"
+            )
+            url = f"{server.http}/graphql?query={quote(subscription)}"
+            headers = json.dumps({"Authorization": f"Bearer {token}"})
+            browser = await asyncio.create_subprocess_exec(
+                "node",
+                "run-subscription.mjs",
+                url,
+                "cashBalance",
+                headers,
+                cwd=BROWSER_CHECK,
+                env={**os.environ, "CHROMIUM": CHROMIUM},
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+            assert browser.stdout is not None
+            try:
+                line = await asyncio.wait_for(browser.stdout.readline(), 60)
+                assert line.decode().strip() == "subscribed", line
+                trade = {
+                    "portfolioId": portfolio,
+                    "symbol": "S0000",
+                    "side": "BUY",
+                    "quantity": "1",
+                }
+                traded = await http.post(
+                    "/graphql", json={"query": TRADE, "variables": {"input": trade}}, headers=auth
+                )
+                assert traded.json()["data"]["placeTrade"]["errors"] == []
+                rest = await asyncio.wait_for(browser.stdout.read(), 60)
+            finally:
+                if browser.returncode is None:
+                    browser.kill()
+                await browser.wait()
+    assert "received" in rest.decode(), rest.decode()
+    assert browser.returncode == 0
