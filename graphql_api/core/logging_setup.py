@@ -108,6 +108,17 @@ def configure_logging(
     root.setLevel(level)
 
 
+def _reaches_only_root(logger: logging.Logger) -> bool:
+    """Whether a record of `logger` meets no handler nor filter before the root's (its
+    parents, e.g. "graphql_api" once the CLI module made it, only pass it on)."""
+    current: logging.Logger | None = logger
+    while current is not None and current is not logging.root:
+        if current.handlers or current.filters or not current.propagate or current.disabled:
+            return False
+        current = current.parent
+    return current is logging.root
+
+
 def write_json_line(logger: logging.Logger, message: str, fields: dict[str, Any]) -> None:
     """Log an INFO record of `logger` with these fields: the request line's path.
 
@@ -121,10 +132,9 @@ def write_json_line(logger: logging.Logger, message: str, fields: dict[str, Any]
     root = logging.root
     if (
         handler is None
-        or logger.handlers
         or len(root.handlers) != 1
         or root.handlers[0] is not handler
-        or logger.parent is not root
+        or not _reaches_only_root(logger)
     ):
         logger.info(message, extra=fields)
         return
