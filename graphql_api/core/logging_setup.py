@@ -77,14 +77,23 @@ def wants_json(log_format: str, stream: TextIO) -> bool:
     return log_format == "json"
 
 
-# Start-up chatter of libraries (Alembic's context lines, uvicorn's "Started server
-# process"): a person at a terminal needs the one block `serve` prints instead.
-NOISY_AT_START = ("alembic", "uvicorn.error")
+# Start-up chatter of libraries: Alembic's plugin set-up and context lines, uvicorn's
+# "Started server process"; a person needs the one block `serve` prints instead. Alembic's
+# "Running upgrade ..." lines stay (they say what changed in the database).
+NOISY_AT_START = ("alembic.runtime.plugins", "uvicorn.error")
+_ALEMBIC_CONTEXT = ("Context impl", "Will assume")
+
+
+def _not_alembic_context(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith(_ALEMBIC_CONTEXT)
 
 
 def quiet_start_up() -> None:
     for name in NOISY_AT_START:
         logging.getLogger(name).setLevel(logging.WARNING)
+    migration = logging.getLogger("alembic.runtime.migration")
+    if _not_alembic_context not in migration.filters:
+        migration.addFilter(_not_alembic_context)
 
 
 _json_handler: logging.StreamHandler[TextIO] | None = None

@@ -37,6 +37,26 @@ def _settings() -> Settings:
         raise click.ClickException(f"configuration error: {exc}") from None
 
 
+def _configure_logging(settings: Settings, *, server: bool = False) -> bool:
+    """Readable lines for a person, JSON for a collector; returns whether JSON.
+
+    The server decides by LOG_FORMAT and whether stderr is a terminal; the other commands
+    are run by people, so they write JSON only when LOG_FORMAT=json says so."""
+    json = wants_json(settings.log_format, sys.stderr) if server else settings.log_format == "json"
+    configure_logging(settings.log_level, json=json, console=not json)
+    quiet_start_up()
+    return json
+
+
+def _say(message: str, *, json: bool) -> None:
+    """A message for the person starting the server; a log record when logs are JSON (a
+    collector must get one object per line)."""
+    if json:
+        log.info(message)
+    else:
+        click.echo(message, err=True)
+
+
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
     # SystemExit unwinds through the `with` blocks, so child servers are stopped too.
     sys.exit(128 + signum)
@@ -110,9 +130,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     from graphql_api.face.app import create_app
 
     settings = _settings()
-    json = wants_json(settings.log_format, sys.stderr)
-    configure_logging(settings.log_level, json=json, console=not json)
-    quiet_start_up()
+    json = _configure_logging(settings, server=True)
     host = host or settings.host
     port = port or settings.port
     workers = workers or settings.workers
@@ -121,19 +139,19 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         home = settings.home.resolve() if settings.embedded else None
         ready = _ready_block(host, port, home, _demo_accounts(live))
         if workers > 1:
-            click.echo(ready, err=True)
+            _say(ready, json=json)
             _serve_workers(live, host, port, workers)
             return
         app = create_app(dataclasses.replace(live, auto_migrate=False))
         config = uvicorn.Config(app, host=host, port=port, **_UVICORN_OPTIONS)
-        _run_announcing(config, ready)
+        _run_announcing(config, ready, json=json)
 
 
 @main.command()
 def migrate() -> None:
     """Apply database migrations up to the latest revision."""
     settings = _settings()
-    configure_logging(settings.log_level, json=False)
+    _configure_logging(settings)
     with _services(settings) as live:
         asyncio.run(_prepare(dataclasses.replace(live, auto_migrate=True), seed_if_empty=False))
     click.echo("Database is at the latest revision.", err=True)
@@ -163,7 +181,7 @@ def seed(scale: int, seed_value: int) -> None:
     from graphql_api.devtools.seed import seed_demo
 
     settings = _settings()
-    configure_logging(settings.log_level, json=False)
+    _configure_logging(settings)
 
     from graphql_api.core.auth.users import enable_demo_logins
 
@@ -268,7 +286,7 @@ def _ready_block(host: str, port: int, home: Path | None, accounts: list[tuple[s
     return "\n".join(lines)
 
 
-def _run_announcing(config: Any, ready: str) -> None:
+def _run_announcing(config: Any, ready: str, *, json: bool) -> None:
     """uvicorn's server, printing the ready block once it listens (not before the bind)."""
     import uvicorn
 
@@ -276,7 +294,7 @@ def _run_announcing(config: Any, ready: str) -> None:
         async def startup(self, sockets: Any = None) -> None:
             await super().startup(sockets)
             if self.started:
-                click.echo(ready, err=True)
+                _say(ready, json=json)
 
     AnnouncingServer(config).run()
 
@@ -343,7 +361,7 @@ def create_user(email: str, role: str, display_name: str | None) -> None:
     except Rejected as refusal:
         raise click.ClickException(_refusal_message(refusal, email)) from None
     settings = _settings()
-    configure_logging(settings.log_level, json=False)
+    _configure_logging(settings)
 
     async def run(live: Settings) -> User:
         db = Database(live)
