@@ -11,6 +11,7 @@ import io
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 import tarfile
@@ -18,7 +19,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
@@ -163,40 +164,39 @@ def test_a_tampered_tarball_is_refused(tmp_path: Path, tampering_registry: str) 
     assert not graphiql.local_assets(tmp_path)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is needed to render the page")
-async def test_graphiql_renders_the_shared_query_with_no_network_but_the_server(
-    settings: Settings, fetched: Path, db_url: str, redis_url: str, tmp_path: Path
-) -> None:
+async def render(url: str, profile: Path, *rules: str) -> str:
+    """The DOM of `url` after its scripts ran, in headless Chromium; hosts resolve only by
+    `rules` and to 127.0.0.1 (this machine has no other network anyway)."""
     assert CHROMIUM is not None
-    extra = {"GRAPHIQL": "true", "GRAPHQL_API_HOME": str(fetched)}
-    with instances(settings, db_url, redis_url, tmp_path, 1, extra) as (server,):
-        url = f"{server.http}/graphql?query={quote(QUERY)}"
-        done = await asyncio.to_thread(
-            subprocess.run,
-            [
-                CHROMIUM,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                f"--user-data-dir={tmp_path / 'chromium'}",
-                # Nothing but the server answers: any other host fails to resolve.
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-                "--virtual-time-budget=15000",
-                "--dump-dom",
-                url,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-    dom = done.stdout
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--ignore-certificate-errors",
+            f"--user-data-dir={profile}",
+            "--host-resolver-rules=" + ", ".join([*rules, "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]),
+            "--virtual-time-budget=15000",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def assert_shows_the_shared_query(dom: str) -> None:
     assert "Loading GraphiQL..." not in dom, dom[-2000:]
     assert "graphiql-container" in dom
     # The query editor (the first CodeMirror) shows the link's query, in spans.
@@ -204,6 +204,82 @@ async def test_graphiql_renders_the_shared_query_with_no_network_but_the_server(
     assert "Shared" in editor
     assert "__typename" in editor
     assert "LatestAnnouncements" not in editor
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is needed to render the page")
+async def test_graphiql_renders_the_shared_query_with_no_network_but_the_server(
+    settings: Settings, fetched: Path, db_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    extra = {"GRAPHIQL": "true", "GRAPHQL_API_HOME": str(fetched)}
+    with instances(settings, db_url, redis_url, tmp_path, 1, extra) as (server,):
+        url = f"{server.http}/graphql?query={quote(QUERY)}"
+        dom = await render(url, tmp_path / "chromium")
+    assert_shows_the_shared_query(dom)
+
+
+@pytest.fixture
+def cdn(fetched: Path, tmp_path: Path) -> Iterator[int]:
+    """unpkg.com as the page asks it (HTTPS, CORS), serving the files `fetch` checked:
+    this machine cannot reach the real CDN, so Chromium's resolver maps the host here."""
+    key, cert = tmp_path / "cdn.key", tmp_path / "cdn.crt"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=unpkg.com", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    files = {
+        urlsplit(asset.cdn_url).path: graphiql.assets_dir(fetched) / asset.name
+        for asset in graphiql.ASSETS
+    }
+    served: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = files.get(self.path)
+            served.append(self.path)
+            if path is None:
+                self.send_error(404)
+                return
+            body = path.read_bytes()
+            self.send_response(200)
+            kind = "text/css" if self.path.endswith(".css") else "application/javascript"
+            self.send_header("content-type", kind)
+            self.send_header("access-control-allow-origin", "*")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+    assert sorted(served) == sorted(files), served  # every asset came from the "CDN"
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None or shutil.which("openssl") is None,
+    reason="Chromium and openssl are needed to render the page from a CDN",
+)
+async def test_graphiql_renders_the_shared_query_from_the_cdn(
+    settings: Settings, cdn: int, db_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    """Nothing fetched: the page's scripts come from unpkg.com with the pinned integrity
+    hashes and CORS (a wrong hash or a missing `crossorigin` would leave it at Loading)."""
+    empty = tmp_path / "home"
+    extra = {"GRAPHIQL": "true", "GRAPHQL_API_HOME": str(empty)}
+    with instances(settings, db_url, redis_url, tmp_path, 1, extra) as (server,):
+        url = f"{server.http}/graphql?query={quote(QUERY)}"
+        dom = await render(url, tmp_path / "chromium", f"MAP unpkg.com 127.0.0.1:{cdn}")
+    assert_shows_the_shared_query(dom)
 
 
 @pytest.mark.skipif(
