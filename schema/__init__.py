@@ -29,6 +29,7 @@ from schema.node import NodeQueries
 from schema.portfolios.mutations import PortfolioMutations
 from schema.portfolios.queries import PortfolioQueries
 from schema.portfolios.subscriptions import PortfolioSubscriptions
+from schema.scalars import SCALAR_OVERRIDES
 
 
 def _root(name: str, types: tuple[type, ...], description: str) -> type:
@@ -103,6 +104,7 @@ def build_schema(
         subscription=Subscription,
         types=[BusinessType],
         config=StrawberryConfig(auto_camel_case=True),
+        scalar_overrides=SCALAR_OVERRIDES,
     )
     streamline(built)
     # Who may share each field's answers in the response cache (issue 12).

@@ -154,9 +154,11 @@ def settings(db_url: str, redis_url: str) -> Settings:
         # Tests of other features send bursts a caller's budget would refuse; the limiter
         # has its own tests (tests/test_rate_limit.py) that switch it on.
         rate_limit=False,
-        # Likewise the response cache (tests/test_response_cache.py switches it on): other
-        # tests count statements of repeated reads.
+        # Likewise the response and query caches (tests/test_response_cache.py and
+        # tests/test_query_cache.py switch them on): other tests count statements of
+        # repeated reads.
         response_cache=False,
+        query_cache=False,
     )
 
 

@@ -81,6 +81,22 @@ async def test_a_per_user_read_by_one_user_never_answers_another(
     assert await ask(app, client, ANONYMOUS, ME) == (MISS, {"me": None})
 
 
+async def test_a_demoted_admin_is_not_served_what_it_read_as_admin(
+    engine: AsyncEngine, app: Starlette, client: httpx.AsyncClient
+) -> None:
+    admin = await make_principal(engine, Role.ADMIN)
+    query = "query Logs { auditLogs(first: 5) { totalCount } }"
+    await ask(app, client, admin, query)
+    assert (await ask(app, client, admin, query))[0] == HIT
+    # The same user, a member now (the role comes from the database on each request).
+    demoted = dataclasses.replace(admin, role=Role.MEMBER)
+    act_as(app, demoted)
+    response = await client.post("/graphql", json={"query": query}, headers=ASK)
+    body = response.json()
+    assert [error["extensions"]["code"] for error in body["errors"]] == ["FORBIDDEN"]
+    assert body["extensions"]["cacheStatus"] != HIT
+
+
 async def test_a_member_never_gets_an_editors_draft_list(
     engine: AsyncEngine, app: Starlette, client: httpx.AsyncClient
 ) -> None:

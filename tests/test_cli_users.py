@@ -11,7 +11,6 @@ import subprocess
 import sys
 
 import httpx
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -145,18 +144,16 @@ async def test_demo_logins_in_development(
     assert await enable_demo_logins(engine, development) == []
 
 
-async def test_serve_banner_lists_demo_accounts(
-    settings: Settings, engine: AsyncEngine, capsys: pytest.CaptureFixture[str]
-) -> None:
+async def test_serve_banner_lists_demo_accounts(settings: Settings, engine: AsyncEngine) -> None:
     await seed_demo(engine, today=dt.date(2025, 6, 2))
     development = dataclasses.replace(settings, env=Environment.DEVELOPMENT)
     await enable_demo_logins(engine, development)
     # `serve` calls this from synchronous code (it runs its own event loop).
-    await asyncio.to_thread(cli._print_demo_logins, development)
-    err = capsys.readouterr().err
-    assert DEMO_PASSWORD in err
+    accounts = await asyncio.to_thread(cli._demo_accounts, development)
+    block = cli._ready_block("127.0.0.1", 8000, None, accounts)
+    assert DEMO_PASSWORD in block
     for email, role in DEMO_ACCOUNTS:
-        assert f"{role.value:<7} {email}" in err
+        assert f"{role.value:<7} {email}" in block
 
 
 async def test_no_demo_logins_in_production(

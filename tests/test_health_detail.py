@@ -27,7 +27,9 @@ async def health_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
     digest = hashlib.sha256(HEALTH_TOKEN.encode()).hexdigest()
     application: Starlette = create_app(
-        dataclasses.replace(settings, health_token_sha256=digest, response_cache=True)
+        dataclasses.replace(
+            settings, health_token_sha256=digest, response_cache=True, query_cache=True
+        )
     )
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
@@ -79,6 +81,7 @@ async def test_an_admin_reads_every_figure(
     assert body["broker"]["state"] == "ok"
     assert body["broker"]["subscriptions"] == 0
     assert "hits" in body["responseCache"]
+    assert "hits" in body["queryCache"]
     assert body["uptimeSeconds"] >= 0
 
 

@@ -48,7 +48,9 @@ def names(samples: Samples) -> set[str]:
 async def cached_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     from graphql_api.face.app import create_app
 
-    application: Starlette = create_app(dataclasses.replace(settings, response_cache=True))
+    application: Starlette = create_app(
+        dataclasses.replace(settings, response_cache=True, query_cache=True)
+    )
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
@@ -88,6 +90,9 @@ async def test_a_request_moves_the_counter_and_the_histogram(
     assert value(after, events, event="misses") == value(before, events, event="misses") + 1
     assert value(after, events, event="stores") >= 1
     assert value(after, "graphql_api_response_cache_entries") >= 1
+    # The query (domain) cache's: the glossary was warmed at start-up.
+    assert value(after, "graphql_api_query_cache_events_total", event="stores") >= 2
+    assert value(after, "graphql_api_query_cache_rows") >= 1
     assert {"graphql_api_redis_ping_seconds", "graphql_api_subscriptions"} <= names(after)
     assert value(after, "graphql_api_broker_state", state="ok") == 1
     assert value(after, "graphql_api_websocket_connections") == 0

@@ -1163,8 +1163,9 @@ async def shared_world(pg_server: Any, template_db: str, redis_url: str) -> Asyn
         auto_migrate=False,
         seed_demo_data=False,
         rate_limit=False,  # hundreds of probes from one address; tests/test_rate_limit.py
-        # On: no cached answer may reach a caller who may not see it (issue 12).
+        # On: no cached answer or rows may reach a caller who may not see them (issue 12).
         response_cache=True,
+        query_cache=True,
     )
     application = create_app(settings)
     try:

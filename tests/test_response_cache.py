@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 from graphql_api.core.cache_hints import CacheHint
 from graphql_api.core.changes import SHARED_KEY, Changes, redis_announcer
 from graphql_api.core.config import Settings
+from graphql_api.core.tagged import SharedCheck
 from graphql_api.engine.response_cache import (
     BYPASS,
     HIT,
@@ -271,7 +272,7 @@ def bare_cache(
     return ResponseCache(
         rules=CacheRules(key=lambda context, scope: "public", report=lambda context: True),
         changes=changes,
-        shared_generation=None,
+        shared=SharedCheck(),
         max_bytes=max_bytes,
         max_age_seconds=max_age_seconds,
         second_level=second_level,
@@ -331,7 +332,7 @@ async def test_the_level_is_bounded_by_bytes_least_recently_used_first() -> None
     for n in range(3):
         await serve(cache, run, {"n": n})
     assert cache.evictions == 1
-    assert cache.bytes <= 100
+    assert cache.held_bytes <= 100
     assert await serve(cache, run, {"n": 0}) == MISS  # the oldest went first
     assert await serve(cache, run, {"n": 2}) == HIT
 

@@ -59,3 +59,19 @@ def _undocumented() -> list[str]:
 
 def test_every_type_field_argument_and_enum_value_is_described() -> None:
     assert _undocumented() == []
+
+
+def test_custom_scalars_say_where_their_format_is_specified() -> None:
+    """Codegen tools read `specifiedByURL` and the description (issue 15)."""
+    result = schema.execute_sync(
+        """{ d: __type(name: "Date") { specifiedByURL description }
+             t: __type(name: "DateTime") { specifiedByURL description }
+             n: __type(name: "Decimal") { specifiedByURL description } }"""
+    )
+    assert result.errors is None, result.errors
+    assert result.data is not None
+    for alias in ("d", "t", "n"):
+        scalar = result.data[alias]
+        assert scalar["specifiedByURL"].startswith("https://"), alias
+        assert "e.g." in scalar["description"], alias
+    assert "@specifiedBy" in SDL_FILE.read_text().split("scalar DateTime", 1)[1].splitlines()[0]

@@ -154,7 +154,12 @@ def wait_subscriptions(instance: Instance, count: int) -> None:
 
 @contextlib.contextmanager
 def instances(
-    settings: Settings, db_url: str, redis_url: str, log_dir: Path, count: int = 2
+    settings: Settings,
+    db_url: str,
+    redis_url: str,
+    log_dir: Path,
+    count: int = 2,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[list[Instance]]:
     env = {
         **os.environ,
@@ -166,6 +171,7 @@ def instances(
         "SEED_DEMO_DATA": "false",
         "GRAPHIQL": "false",
         "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
     }
     started: list[Instance] = []
     try:

@@ -134,3 +134,24 @@ async def test_a_page_survives_a_write_to_a_business_it_does_not_show(
     body = await post(client, PAGE)
     assert body["extensions"]["cacheStatus"] == MISS
     assert {edge["node"]["title"] for edge in body["data"]["announcements"]["edges"]} == {"T"}
+
+
+async def test_orm_flushes_move_the_tags_of_new_changed_and_deleted_objects(
+    app: Starlette, engine: AsyncEngine
+) -> None:
+    (kept,) = await make_businesses(engine, 1, tag="flush")
+    changes = app.state.db.changes
+    before = changes.generation
+    async with app.state.db.write() as session:
+        session.add(Security(symbol="FLSH", name="Flush", market="KRX", currency="KRW"))
+    assert changes.moved_since({"securities"}, before)
+    assert not changes.moved_since({"securities#*", "businesses"}, before)
+
+    before = changes.generation
+    async with app.state.db.write() as session:
+        business = await session.get(Business, kept)
+        assert business is not None
+        business.name = "Renamed by the ORM"
+    assert changes.moved_since({entity_tag("businesses", kept)}, before)
+    assert changes.moved_since({"businesses"}, before)
+    assert not changes.moved_since({entity_tag("businesses", kept + 1)}, before)

@@ -41,6 +41,8 @@ Tags = Collection[str]
 # Announces a committed change beyond this process (Redis generations + event).
 Announcer = Callable[[Tags], Awaitable[None]]
 Listener = Callable[[frozenset[str]], None]
+# The shared generation; None when Redis cannot say.
+SharedGeneration = Callable[[], Awaitable[int | None]]
 # The shared generation each of the tags was last moved at (0: never); None when Redis
 # cannot say.
 SharedTags = Callable[[Sequence[str]], Awaitable[list[int] | None]]
@@ -134,7 +136,7 @@ def redis_announcer(*, redis: Redis, publisher: Publisher, origin: str) -> Annou
     return announce
 
 
-def shared_generation(redis: Redis) -> Callable[[], Awaitable[int | None]]:
+def shared_generation(redis: Redis) -> SharedGeneration:
     """Reads the shared generation; None when Redis cannot say (callers must not trust a
     cached value then)."""
 

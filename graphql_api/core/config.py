@@ -165,9 +165,10 @@ class Settings:
     budget_member: Budget = BUDGET_MEMBER
     budget_staff: Budget = BUDGET_STAFF
     budget_service: Budget = BUDGET_SERVICE
-    # Response cache (issue 12): anonymous queries' results, in process, bounded by bytes.
-    # Opt-in until issue 12 is finished (scopes, tags, Redis level): a cached answer that
-    # depends on the clock (a call closing at its deadline) may lag it by the max age.
+    # Response cache (issue 12): whole query results per visibility scope, in process
+    # (bounded by bytes) and in Redis. Off by default, the deployment's choice: an answer
+    # that depends on the clock (a call closing at its deadline) may lag it by up to 10 s,
+    # and writes by other programs show after the max age (docs/DECISIONS.md).
     response_cache: bool = False
     response_cache_max_bytes: int = 64 * 1024 * 1024
     # The safety net, and how long an answer that depends on the clock may lag it.
@@ -175,7 +176,15 @@ class Settings:
     # A second level in Redis, shared by every instance (what one instance read, the others
     # serve); the first level stays in process.
     response_cache_shared: bool = True
+    # Query cache (issue 12, R15): rows of the reads marked `cached` (glossary, briefing of
+    # the day, related cases, prices), in process, never stale (entity tags).
+    query_cache: bool = True
+    query_cache_max_rows: int = 50_000
+    # The safety net for writes no tag sees (SQL by hand).
+    query_cache_max_age_seconds: int = 60
     log_level: str = "INFO"
+    # "auto": readable lines when stderr is a terminal, JSON otherwise; "json"; "text".
+    log_format: str = "auto"
     trade_fee_bps: int = 10
     expose_sql_count: bool = False
     # OpenTelemetry traces (issue 13): on when an OTLP endpoint is configured; everything
@@ -228,6 +237,9 @@ class Settings:
         log_level = source.get("LOG_LEVEL", "INFO").strip().upper()
         if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
+        log_format = source.get("LOG_FORMAT", "auto").strip().lower()
+        if log_format not in {"auto", "json", "text"}:
+            raise ConfigError(f"LOG_FORMAT must be auto, json or text, got {log_format!r}")
 
         home_raw = source.get("GRAPHQL_API_HOME", "").strip()
         production = environment is Environment.PRODUCTION
@@ -280,7 +292,13 @@ class Settings:
                 source, "RESPONSE_CACHE_MAX_AGE_SECONDS", 60, low=1, high=7 * 24 * 3600
             ),
             response_cache_shared=_bool(source, "RESPONSE_CACHE_SHARED", True),
+            query_cache=_bool(source, "QUERY_CACHE", True),
+            query_cache_max_rows=_int(source, "QUERY_CACHE_MAX_ROWS", 50_000, low=1, high=10**8),
+            query_cache_max_age_seconds=_int(
+                source, "QUERY_CACHE_MAX_AGE_SECONDS", 60, low=1, high=7 * 24 * 3600
+            ),
             log_level=log_level,
+            log_format=log_format,
             trade_fee_bps=_int(source, "TRADE_FEE_BPS", 10, low=0, high=1000),
             expose_sql_count=_bool(source, "EXPOSE_SQL_COUNT", False),
             tracing=_tracing(source),

@@ -28,6 +28,13 @@ BUCKETS: Final = 1024
 # in tasks created during the run, which copy this context: they add to the same set.
 read_tags: ContextVar[set[str] | None] = ContextVar("read_tags", default=None)
 
+# The shared generation (core/changes.py) this request checks cached entries against, read
+# once per request; a one-item list so loader batch tasks fill the request's own. None
+# outside a request (subscriptions' events, the CLI): then nothing is cached.
+request_generation: ContextVar[list[int | None] | None] = ContextVar(
+    "request_generation", default=None
+)
+
 
 def table_tag(table: str) -> str:
     return table

@@ -47,11 +47,18 @@ from graphql_api.engine.run import (
     run_field,
 )
 
-__all__ = ["Engine", "InfoFactory", "Meter"]
+__all__ = ["Engine", "InfoFactory", "Meter", "NotExecuted"]
 
 log = logging.getLogger("graphql_api.engine")
 
 _NO_VARIABLES = VariableValues({}, {})
+
+
+class NotExecuted(ExecutionResult):
+    """The result of a request that never started executing (its variables do not coerce,
+    it names no operation): GraphQL over HTTP answers it as a request error, without `data`."""
+
+    __slots__ = ()
 
 
 class _DirectiveVariables(Visitor):
@@ -200,10 +207,10 @@ class Engine:
         entry = self._entry(document, operation_name)
         operation = entry.operation
         if operation is None:
-            return ExecutionResult(None, entry.errors)
+            return NotExecuted(None, entry.errors)
         variables = self._variables(operation, variable_values)
         if isinstance(variables, list):
-            return ExecutionResult(None, variables)
+            return NotExecuted(None, variables)
         return self._execute(
             entry, variables, context_value, variable_values, root_value, extensions, meter
         )

@@ -13,15 +13,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from graphql import (
+    BREAK,
     DocumentNode,
     FragmentDefinitionNode,
     GraphQLError,
     GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
+    SelectionSetNode,
+    Visitor,
     parse,
     specified_rules,
     validate,
+    visit,
 )
 from graphql.validation import ASTValidationRule
 
@@ -129,6 +133,9 @@ class DocumentCache:
             document = parse(query, max_tokens=MAX_TOKENS)
         except GraphQLError as error:
             return PreparedDocument(None, [error])
+        empty = empty_selection_set(document)
+        if empty is not None:
+            return PreparedDocument(None, [empty])
         errors = validate(self._schema, document, self._rules)
         if errors:
             if not self._suggestions:
@@ -141,3 +148,25 @@ class DocumentCache:
         }
         digest = hashlib.sha256(query.encode()).hexdigest()
         return PreparedDocument(document, [], operations, digest=digest)
+
+
+class _EmptySelectionSet(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: SelectionSetNode | None = None
+
+    def enter_selection_set(self, node: SelectionSetNode, *_: object) -> object:
+        if not node.selections:
+            self.found = node
+            return BREAK
+        return None
+
+
+def empty_selection_set(document: DocumentNode) -> GraphQLError | None:
+    """graphql-core parses `{}`, which the GraphQL grammar forbids (`Selection+`) and which
+    crashes the depth rule: refused as the syntax error graphql-js reports."""
+    visitor = _EmptySelectionSet()
+    visit(document, visitor)
+    if visitor.found is None:
+        return None
+    return GraphQLError("Syntax Error: Expected Name, found '}'.", nodes=[visitor.found])

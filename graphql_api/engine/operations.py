@@ -19,6 +19,7 @@ from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRul
 from graphql_api.core.cache_hints import CacheHint
 from graphql_api.core.errors import ErrorCode
 from graphql_api.core.ratelimit import Throttle
+from graphql_api.core.tags import request_generation
 from graphql_api.engine import Engine, InfoFactory, Meter
 from graphql_api.engine.cache_plan import CachePlanner
 from graphql_api.engine.cost import CostModel, returned_objects
@@ -216,6 +217,21 @@ class Operations:
 
         A cached answer is still charged (the budget protects the API, not only the
         database); the cache sits between the charge and the engine."""
+        # One read of the shared data generation serves every cache this request uses.
+        token = request_generation.set([None])
+        try:
+            return await self._execute(prepared, context, variables, root_value, extensions)
+        finally:
+            request_generation.reset(token)
+
+    async def _execute(
+        self,
+        prepared: Prepared,
+        context: Any,
+        variables: dict[str, Any] | None,
+        root_value: Any,
+        extensions: dict[str, Any] | None,
+    ) -> ExecutionResult:
         throttle = await self._charge(context, prepared)
         cache = self.response_cache
 

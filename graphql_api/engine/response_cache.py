@@ -28,7 +28,6 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -37,8 +36,9 @@ import orjson
 from graphql import ExecutionResult
 
 from graphql_api.core.cache_hints import CacheHint, Scope
-from graphql_api.core.changes import Changes, SharedTags
-from graphql_api.core.tags import EVERYTHING, read_tags
+from graphql_api.core.changes import Changes
+from graphql_api.core.tagged import SharedCheck, TaggedEntries
+from graphql_api.core.tags import read_tags
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,6 @@ class SecondLevel:
 # A result and its actual cost (objects returned, for `extensions.cost`).
 Outcome = tuple[ExecutionResult, int | None]
 Run = Callable[[], Awaitable[Outcome]]
-SharedGeneration = Callable[[], Awaitable[int | None]]
 # (scope key, sha256 of the query, operation name, canonical JSON of the variables)
 Key = tuple[str, str, str | None, bytes]
 
@@ -115,31 +114,23 @@ class ResponseCache:
         *,
         rules: CacheRules,
         changes: Changes,
-        shared_generation: SharedGeneration | None,
-        shared_tags: SharedTags | None = None,
+        shared: SharedCheck,
         max_bytes: int,
         max_age_seconds: float,
         second_level: SecondLevel | None = None,
     ) -> None:
         self.rules = rules
         self._second = second_level
-        self.max_bytes = max_bytes
         # The safety net, and the bound on answers that depend on the clock (a call's
         # effective status turns CLOSED when its deadline passes without any write).
         self.max_age_seconds = max_age_seconds
         self._changes = changes
-        self._shared = shared_generation
-        self._shared_tags = shared_tags
-        self._entries: OrderedDict[Key, Entry] = OrderedDict()
-        # tag -> keys of the entries that read it.
-        self._tagged: dict[str, set[Key]] = {}
+        self._shared = shared
+        self._entries: TaggedEntries[Key, Entry] = TaggedEntries(max_bytes)
         self._flights: dict[tuple[Key, int, int], asyncio.Future[Outcome | None]] = {}
-        self.bytes = 0
         self.hits = 0
         self.misses = 0
         self.stores = 0
-        self.invalidations = 0
-        self.evictions = 0
         self.bypasses = 0
         # Misses answered by another request's run of the same key (also counted as hits).
         self.coalesced = 0
@@ -148,10 +139,26 @@ class ResponseCache:
         self.second_level_stores = 0
         # Queries per document scope: hits, misses, bypasses (mutations are not counted).
         self._per_scope = {scope: dict.fromkeys(_TALLY.values(), 0) for scope in Scope}
-        changes.listen(self.invalidate)
+        changes.listen(self._entries.invalidate)
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    @property
+    def max_bytes(self) -> int:
+        return self._entries.max_size
+
+    @property
+    def held_bytes(self) -> int:
+        return self._entries.size
+
+    @property
+    def invalidations(self) -> int:
+        return self._entries.invalidations
+
+    @property
+    def evictions(self) -> int:
+        return self._entries.evictions
 
     def counters(self) -> dict[str, int]:
         return {
@@ -165,25 +172,12 @@ class ResponseCache:
             "secondLevelHits": self.second_level_hits,
             "secondLevelStores": self.second_level_stores,
             "entries": len(self._entries),
-            "bytes": self.bytes,
+            "bytes": self.held_bytes,
         }
 
     def counters_per_scope(self) -> dict[str, dict[str, int]]:
         """Queries per document scope ("public", "role", "user"): hits, misses, bypasses."""
         return {scope.name.lower(): dict(tally) for scope, tally in self._per_scope.items()}
-
-    def invalidate(self, tags: frozenset[str]) -> None:
-        """Drop the entries that read any of `tags` (a committed write moved them)."""
-        if EVERYTHING in tags:
-            self.invalidations += len(self._entries)
-            self._entries.clear()
-            self._tagged.clear()
-            self.bytes = 0
-            return
-        for tag in tags:
-            for key in self._tagged.pop(tag, ()):
-                if self._drop(key):
-                    self.invalidations += 1
 
     async def serve(
         self,
@@ -216,7 +210,7 @@ class ResponseCache:
             return await self._bypass(run)
         # The local generation first: a write committing while Redis answers moves it.
         local = self._changes.generation
-        shared = 0 if self._shared is None else await self._shared()
+        shared = await self._shared.current()
         if shared is None:
             return await self._bypass(run)
         key: Key = (scope, digest, operation_name, encoded)
@@ -236,31 +230,16 @@ class ResponseCache:
     async def _fresh(self, key: Key, entry: Entry, shared: int) -> bool | None:
         """Whether `entry` may be served; None when Redis cannot say (then bypass)."""
         if time.monotonic() > entry.expires_at:
-            self._drop(key)
+            self._entries.drop(key)
             return False
-        if entry.checked_at != shared:
-            # Something was written somewhere since the entry was last checked.
-            unmoved = await self._unmoved(entry.tags, entry.read_at)
-            if unmoved is None:
-                return None
-            if not unmoved:
-                if self._entries.get(key) is entry:
-                    self._drop(key)
-                    self.invalidations += 1
-                return False
-            entry.checked_at = shared
-        if key in self._entries:
-            self._entries.move_to_end(key)
-        return True
-
-    async def _unmoved(self, tags: frozenset[str], read_at: int) -> bool | None:
-        """Whether none of `tags` moved in Redis after shared generation `read_at`."""
-        if self._shared_tags is None:
-            return True
-        generations = await self._shared_tags([EVERYTHING, *tags])
-        if generations is None:
+        unmoved = await self._shared.unmoved(entry, shared)
+        if unmoved is None:
             return None
-        return all(generation <= read_at for generation in generations)
+        if not unmoved:
+            self._entries.stale(key, entry)
+            return False
+        self._entries.touch(key)
+        return True
 
     async def _bypass(self, run: Run) -> Served:
         self.bypasses += 1
@@ -353,7 +332,8 @@ class ResponseCache:
             return None
         read_at: int = stored["readAt"]
         tags: set[str] = set(stored["tags"])
-        if read_at != shared and not await self._unmoved(frozenset(tags), read_at):
+        probe = Entry({}, None, frozenset(tags), read_at, read_at, 0, 0.0)
+        if not await self._shared.unmoved(probe, shared):
             return None
         return (ExecutionResult(stored["data"]), stored["cost"]), left, read_at, tags
 
@@ -380,32 +360,9 @@ class ResponseCache:
         if result.errors or result.data is None:
             return None
         encoded = orjson.dumps(result.data)
-        size = len(encoded)
-        if size > self.max_bytes:
-            return None
-        self._drop(key)
         held.data = result.data
-        held.size = size
-        self._entries[key] = held
-        for tag in held.tags:
-            self._tagged.setdefault(tag, set()).add(key)
-        self.bytes += size
+        held.size = len(encoded)
+        if not self._entries.put(key, held):
+            return None
         self.stores += 1
-        while self.bytes > self.max_bytes:
-            evicted_key = next(iter(self._entries))
-            self._drop(evicted_key)
-            self.evictions += 1
         return encoded
-
-    def _drop(self, key: Key) -> bool:
-        entry = self._entries.pop(key, None)
-        if entry is None:
-            return False
-        self.bytes -= entry.size
-        for tag in entry.tags:
-            keys = self._tagged.get(tag)
-            if keys is not None:
-                keys.discard(key)
-                if not keys:
-                    del self._tagged[tag]
-        return True

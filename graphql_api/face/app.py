@@ -21,12 +21,14 @@ from graphql_api.core.cache_hints import Scope as CacheScope
 from graphql_api.core.changes import DATA_CHANGED, connect, shared_generation, shared_tags
 from graphql_api.core.config import Environment, Settings
 from graphql_api.core.db.engine import Database
+from graphql_api.core.db.queries.briefings import warm_glossary
 from graphql_api.core.events import SESSION_REVOKED
 from graphql_api.core.pagination import DEFAULT_PAGE_SIZE
 from graphql_api.core.ratelimit import Budgets, RateLimiter, Throttle
+from graphql_api.core.tagged import SharedCheck
 from graphql_api.engine.operations import Admit, Limits
 from graphql_api.engine.response_cache import CacheRules, ResponseCache, SecondLevel
-from graphql_api.face import health, health_detail, observe
+from graphql_api.face import graphiql, health, health_detail, observe
 from graphql_api.face.graphql_view import GraphQLView
 from graphql_api.face.metrics import metrics_endpoint
 from graphql_api.face.persisted import PersistedDocuments
@@ -107,15 +109,19 @@ def cache_key(context: Context, scope: CacheScope) -> str | None:
     if scope is CacheScope.PUBLIC or principal.is_anonymous:
         # Anonymous callers are indistinguishable: whatever one may see, all may.
         return "public"
+    # Drafts and permission checks depend on the role and on an API key's scopes
+    # (announcements:write, ...).
+    role = principal.role.value if principal.role is not None else "-"
+    kind = "service" if principal.is_service else "user"
+    grants = f"{role}:{kind}:{','.join(sorted(principal.scopes))}"
     if scope is CacheScope.ROLE:
-        # Drafts depend on the role and on an API key's scopes (announcements:write, ...).
-        role = principal.role.value if principal.role is not None else "-"
-        kind = "service" if principal.is_service else "user"
-        return f"role:{role}:{kind}:{','.join(sorted(principal.scopes))}"
+        return f"role:{grants}"
+    # Per caller, and per what the caller may do now: an admin demoted since an answer was
+    # stored must not be served what only admins may read.
     if principal.user_id is not None:
-        return f"user:{principal.user_id}"
+        return f"user:{principal.user_id}:{grants}"
     if principal.api_key_id is not None:
-        return f"key:{principal.api_key_id}"
+        return f"key:{principal.api_key_id}:{grants}"
     return None
 
 
@@ -123,12 +129,13 @@ def _wants_cache_status(context: Context) -> bool:
     return context.request.headers.get(CACHE_STATUS_HEADER) == "1"
 
 
-def response_cache(settings: Settings, db: Database, redis: Redis) -> ResponseCache:
+def response_cache(
+    settings: Settings, db: Database, redis: Redis, shared: SharedCheck
+) -> ResponseCache:
     return ResponseCache(
         rules=CacheRules(key=cache_key, report=_wants_cache_status),
         changes=db.changes,
-        shared_generation=shared_generation(redis),
-        shared_tags=shared_tags(redis),
+        shared=shared,
         max_bytes=settings.response_cache_max_bytes,
         max_age_seconds=settings.response_cache_max_age_seconds,
         second_level=second_level(redis) if settings.response_cache_shared else None,
@@ -187,8 +194,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         await app.state.revoked_sessions.load(app.state.redis)
         app.state.broker.listen(DATA_CHANGED, app.state.db.changes.on_event())
+        # What the caches check writes on other instances against (core/tagged.py).
+        shared = SharedCheck(shared_generation(app.state.redis), shared_tags(app.state.redis))
         if settings.response_cache:
-            view.operations.response_cache = response_cache(settings, app.state.db, app.state.redis)
+            view.operations.response_cache = response_cache(
+                settings, app.state.db, app.state.redis, shared
+            )
+        if app.state.db.query_cache is not None:
+            app.state.db.query_cache.shared = shared
+            await warm_glossary(app.state.db)
         await app.state.broker.start()
         undo_drain = install_drain_on_exit_signals(app.state.broker)
         app.state.operations = view.operations  # the one execution path (tests tune it)
@@ -238,6 +252,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/graphql", view, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", view),
+            Route(f"{graphiql.ROUTE}/{{name}}", graphiql.serve_asset),
             Route("/health/live", health.live),
             Route("/health/ready", health.ready),
             Route("/health/detail", health_detail.detail),

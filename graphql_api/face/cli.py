@@ -21,7 +21,7 @@ import click
 
 from graphql_api.core.config import ConfigError, Settings
 from graphql_api.core.db.enums import Role
-from graphql_api.core.logging_setup import configure_logging
+from graphql_api.core.logging_setup import configure_logging, quiet_start_up, wants_json
 
 if TYPE_CHECKING:
     from graphql_api.core.db.models import User
@@ -35,6 +35,26 @@ def _settings() -> Settings:
         return Settings.from_env()
     except ConfigError as exc:
         raise click.ClickException(f"configuration error: {exc}") from None
+
+
+def _configure_logging(settings: Settings, *, server: bool = False) -> bool:
+    """Readable lines for a person, JSON for a collector; returns whether JSON.
+
+    The server decides by LOG_FORMAT and whether stderr is a terminal; the other commands
+    are run by people, so they write JSON only when LOG_FORMAT=json says so."""
+    json = wants_json(settings.log_format, sys.stderr) if server else settings.log_format == "json"
+    configure_logging(settings.log_level, json=json, console=not json)
+    quiet_start_up()
+    return json
+
+
+def _say(message: str, *, json: bool) -> None:
+    """A message for the person starting the server; a log record when logs are JSON (a
+    collector must get one object per line)."""
+    if json:
+        log.info(message)
+    else:
+        click.echo(message, err=True)
 
 
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -90,6 +110,8 @@ async def _prepare(settings: Settings, *, seed_if_empty: bool) -> None:
 def main() -> None:
     """GraphQL API server for announcements, businesses, briefings and portfolios."""
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    # A closed terminal (SIGHUP) must not leave the embedded servers running either.
+    signal.signal(signal.SIGHUP, _exit_on_sigterm)
 
 
 @main.command()
@@ -108,26 +130,28 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     from graphql_api.face.app import create_app
 
     settings = _settings()
-    configure_logging(settings.log_level)
+    json = _configure_logging(settings, server=True)
     host = host or settings.host
     port = port or settings.port
     workers = workers or settings.workers
     with _services(settings) as live:
         asyncio.run(_prepare(live, seed_if_empty=settings.embedded and live.seed_demo_data))
-        click.echo(f"GraphQL endpoint and GraphiQL: http://{host}:{port}/graphql", err=True)
-        _print_demo_logins(live)
+        home = settings.home.resolve() if settings.embedded else None
+        ready = _ready_block(host, port, home, _demo_accounts(live))
         if workers > 1:
+            _say(ready, json=json)
             _serve_workers(live, host, port, workers)
             return
         app = create_app(dataclasses.replace(live, auto_migrate=False))
-        uvicorn.run(app, host=host, port=port, **_UVICORN_OPTIONS)
+        config = uvicorn.Config(app, host=host, port=port, **_UVICORN_OPTIONS)
+        _run_announcing(config, ready, json=json)
 
 
 @main.command()
 def migrate() -> None:
     """Apply database migrations up to the latest revision."""
     settings = _settings()
-    configure_logging(settings.log_level, json=False)
+    _configure_logging(settings)
     with _services(settings) as live:
         asyncio.run(_prepare(dataclasses.replace(live, auto_migrate=True), seed_if_empty=False))
     click.echo("Database is at the latest revision.", err=True)
@@ -157,7 +181,7 @@ def seed(scale: int, seed_value: int) -> None:
     from graphql_api.devtools.seed import seed_demo
 
     settings = _settings()
-    configure_logging(settings.log_level, json=False)
+    _configure_logging(settings)
 
     from graphql_api.core.auth.users import enable_demo_logins
 
@@ -223,11 +247,11 @@ def _serve_workers(live: Settings, host: str, port: int, workers: int) -> None:
     )
 
 
-def _print_demo_logins(settings: Settings) -> None:
-    """List the demo accounts that sign in with the demo password (development only)."""
+def _demo_accounts(settings: Settings) -> list[tuple[str, Role]]:
+    """The demo accounts that sign in with the demo password (development only)."""
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from graphql_api.core.auth.users import DEMO_PASSWORD, demo_logins
+    from graphql_api.core.auth.users import demo_logins
 
     assert settings.database_url is not None
 
@@ -238,12 +262,41 @@ def _print_demo_logins(settings: Settings) -> None:
         finally:
             await engine.dispose()
 
-    accounts = asyncio.run(find())
-    if not accounts:
-        return
-    click.echo(f"Demo accounts (password {DEMO_PASSWORD!r}, development only):", err=True)
-    for email, role in accounts:
-        click.echo(f"  {role.value:<7} {email}", err=True)
+    return asyncio.run(find())
+
+
+def _ready_block(host: str, port: int, home: Path | None, accounts: list[tuple[str, Role]]) -> str:
+    """What a person needs once the server listens, in one short block."""
+    from graphql_api.core.auth.users import DEMO_PASSWORD
+
+    base = f"http://{host}:{port}"
+    lines = [
+        "",
+        f"graphql-api is ready on {base}",
+        f"  GraphQL    {base}/graphql   (open it in a browser for GraphiQL)",
+        f"  WebSocket  ws://{host}:{port}/graphql   (graphql-transport-ws, graphql-ws)",
+        f"  Health     {base}/health/ready   Metrics {base}/metrics",
+    ]
+    if home is not None:
+        lines.append(f"  Data       {home}   (embedded PostgreSQL and Redis)")
+    if accounts:
+        lines.append(f"  Demo logins (development only, password {DEMO_PASSWORD!r}):")
+        lines.extend(f"    {role.value:<7} {email}" for email, role in accounts)
+    lines.append("Press Ctrl-C to stop.")
+    return "\n".join(lines)
+
+
+def _run_announcing(config: Any, ready: str, *, json: bool) -> None:
+    """uvicorn's server, printing the ready block once it listens (not before the bind)."""
+    import uvicorn
+
+    class AnnouncingServer(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                _say(ready, json=json)
+
+    AnnouncingServer(config).run()
 
 
 def _read_password() -> str:
@@ -308,7 +361,7 @@ def create_user(email: str, role: str, display_name: str | None) -> None:
     except Rejected as refusal:
         raise click.ClickException(_refusal_message(refusal, email)) from None
     settings = _settings()
-    configure_logging(settings.log_level, json=False)
+    _configure_logging(settings)
 
     async def run(live: Settings) -> User:
         db = Database(live)
@@ -373,6 +426,26 @@ def trust_documents_command(manifest: Path) -> None:
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(f"Trusted {count} documents.", err=True)
+
+
+@main.group()
+def graphiql() -> None:
+    """GraphiQL's assets (React, GraphiQL, the explorer plugin)."""
+
+
+@graphiql.command("fetch")
+@click.option("--registry", default="https://registry.npmjs.org", show_default=True)
+def graphiql_fetch(registry: str) -> None:
+    """Download GraphiQL's pinned assets from the npm registry into GRAPHQL_API_HOME,
+    checking their integrity hashes; GraphiQL then needs no network but the server."""
+    from graphql_api.face.graphiql import IntegrityError, fetch
+
+    home = Settings.from_env().home
+    try:
+        written = fetch(home, registry=registry)
+    except (OSError, IntegrityError) as exc:
+        raise click.ClickException(f"could not fetch GraphiQL's assets: {exc}") from None
+    click.echo(f"Fetched {len(written)} GraphiQL assets into {written[0].parent}.", err=True)
 
 
 @main.command("export-schema")

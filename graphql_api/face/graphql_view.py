@@ -35,8 +35,9 @@ from graphql_api.core.auth.principal import ANONYMOUS, Principal
 from graphql_api.core.db.engine import statement_counter
 from graphql_api.core.errors import INTERNAL_MESSAGE, ErrorCode, Unauthenticated, classify
 from graphql_api.core.ratelimit import rate_limit_headers
+from graphql_api.engine import NotExecuted
 from graphql_api.engine.operations import Limits, Prepared, RateLimited, RequestError
-from graphql_api.face import http_cache
+from graphql_api.face import graphiql, http_cache
 from graphql_api.face.persisted import PersistedQueryError
 from graphql_api.face.strawberry_engine import EngineSchema
 from graphql_api.face.websocket import TransportWSHandler
@@ -47,6 +48,47 @@ log = logging.getLogger(__name__)
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _JSON = "application/json"
+# GraphQL over HTTP's media type: request errors are 4xx without `data` (docs/DECISIONS.md).
+_GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+def media_type_for(accept: str | None) -> str:
+    """`application/graphql-response+json` when the client accepts it (also when it accepts
+    `application/json` too), else the legacy `application/json`."""
+    if not accept or _GRAPHQL_RESPONSE not in accept:
+        return _JSON
+    for part in accept.split(","):
+        kind, *params = part.split(";")
+        if kind.strip().lower() != _GRAPHQL_RESPONSE:
+            continue
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    refused = float(value) <= 0
+                except ValueError:
+                    refused = False
+                if refused:
+                    return _JSON
+        return _GRAPHQL_RESPONSE
+    return _JSON
+
+
+def _parameters(payload: dict[str, Any]) -> tuple[object, Any, Any, Any]:
+    """query, variables, operationName, extensions, each of its JSON type or absent."""
+    query = payload.get("query")
+    if query is not None and not isinstance(query, str):
+        raise BadRequest("`query` must be a string.")
+    variables = payload.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        raise BadRequest("`variables` must be an object.")
+    operation_name = payload.get("operationName")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise BadRequest("`operationName` must be a string.")
+    extensions = payload.get("extensions")
+    if extensions is not None and not isinstance(extensions, dict):
+        raise BadRequest("`extensions` must be an object.")
+    return query, variables or None, operation_name or None, extensions
 
 
 # New request ids: a random prefix per process and a counter, 32 hex digits like a UUID's.
@@ -103,6 +145,7 @@ class GraphQLView(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope=scope, receive=receive)
+        media = media_type_for(request.headers.get("accept"))
         # Statements this request sends: its log line and metrics (face/observe.py).
         counter = [0]
         token = statement_counter.set(counter)
@@ -110,7 +153,7 @@ class GraphQLView(GraphQL[Context, None]):
             if request.method not in ("GET", "POST"):
                 raise BadRequest(f"Method {request.method} is not allowed; use GET or POST.", 405)
             if self._is_lean(request):
-                response = await self._lean(request)
+                response = await self._lean(request, media)
             else:
                 response = await self.run(request)
         except (HTTPException, BadRequest) as exc:
@@ -118,19 +161,19 @@ class GraphQLView(GraphQL[Context, None]):
             message = exc.reason if isinstance(exc, HTTPException) else exc.message
             status = exc.status_code if isinstance(exc, HTTPException) else exc.status
             response = Response(
-                _error_body(message, ErrorCode.BAD_REQUEST.value), status, media_type=_JSON
+                _error_body(message, ErrorCode.BAD_REQUEST.value), status, media_type=media
             )
             if status == 405:
                 response.headers["allow"] = "GET, POST"
         except PersistedQueryError as exc:
-            response = Response(_error_body(exc.message, exc.code), exc.status, media_type=_JSON)
+            response = Response(_error_body(exc.message, exc.code), exc.status, media_type=media)
         except Unauthenticated as exc:
             # A credential was presented and is bad: refuse the request rather than run it
             # as anonymous (issue 4).
             response = Response(
                 _error_body(exc.message, ErrorCode.UNAUTHENTICATED.value),
                 401,
-                media_type=_JSON,
+                media_type=media,
                 headers={"www-authenticate": 'Bearer error="invalid_token"'},
             )
         except Exception:
@@ -139,7 +182,7 @@ class GraphQLView(GraphQL[Context, None]):
             response = Response(
                 _error_body(INTERNAL_MESSAGE, ErrorCode.INTERNAL_SERVER_ERROR.value),
                 500,
-                media_type=_JSON,
+                media_type=media,
             )
         finally:
             statement_counter.reset(token)
@@ -159,18 +202,9 @@ class GraphQLView(GraphQL[Context, None]):
             return wanted and "text/html" not in request.headers.get("accept", "")
         return False
 
-    async def _lean(self, request: Request) -> Response:
+    async def _lean(self, request: Request, media: str) -> Response:
         payload = await self._payload(request)
-        variables = payload.get("variables") or None
-        operation_name = payload.get("operationName") or None
-        if variables is not None and not isinstance(variables, dict):
-            raise BadRequest("`variables` must be an object.")
-        if operation_name is not None and not isinstance(operation_name, str):
-            raise BadRequest("`operationName` must be a string.")
-        extensions = payload.get("extensions")
-        if extensions is not None and not isinstance(extensions, dict):
-            raise BadRequest("`extensions` must be an object.")
-        query = payload.get("query")
+        query, variables, operation_name, extensions = _parameters(payload)
         persisted = getattr(request.app.state, "persisted", None)
         if persisted is not None:
             query = await persisted.resolve(query, extensions)
@@ -179,14 +213,14 @@ class GraphQLView(GraphQL[Context, None]):
         except RequestError as exc:
             if exc.reason == RequestError.NO_QUERY:
                 raise BadRequest(exc.errors[0].message) from None
-            return self._respond(ExecutionResult(None, exc.errors))
+            return self._not_executed(ExecutionResult(None, exc.errors), media)
         operation = prepared.operation_type
         if operation is OperationType.SUBSCRIPTION:
             raise BadRequest("Subscriptions are served over WebSocket on this path.")
         if operation is OperationType.MUTATION and request.method == "GET":
             raise BadRequest("Mutations are not allowed over GET.", status=405)
 
-        response = Response(media_type=_JSON)
+        response = Response(media_type=media)
         context = await self.get_context(request, response)
         try:
             result = await self.operations.execute(
@@ -197,10 +231,14 @@ class GraphQLView(GraphQL[Context, None]):
             )
         except RateLimited as exc:
             refused = self._respond(
-                ExecutionResult(None, exc.errors), Response(status_code=429, media_type=_JSON)
+                ExecutionResult(None, exc.errors),
+                Response(status_code=429, media_type=media),
+                executed=False,
             )
             refused.headers.update(exc.throttle.headers())
             return refused
+        if isinstance(result, NotExecuted):
+            return self._not_executed(result, media)
         answered = self._respond(result, response)
         # A GET naming a persisted document: its URL identifies the document for HTTP caches.
         if request.method != "GET" or persisted is None:
@@ -232,7 +270,8 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def _payload(self, request: Request) -> dict[str, Any]:
         if request.method == "GET":
-            params: dict[str, Any] = dict(request.query_params)
+            # An empty parameter is an absent one (`?query=...&variables=`).
+            params: dict[str, Any] = {k: v for k, v in request.query_params.items() if v != ""}
             for name in ("variables", "extensions"):
                 if params.get(name):
                     try:
@@ -249,11 +288,21 @@ class GraphQLView(GraphQL[Context, None]):
             raise BadRequest("The request body must be a JSON object.")
         return data
 
-    def _respond(self, result: ExecutionResult, response: Response | None = None) -> Response:
+    def _not_executed(self, result: ExecutionResult, media: str) -> Response:
+        """A request error (parse, validation, variables, limits): nothing ran. Under the
+        GraphQL-over-HTTP media type 400, under the legacy one 200; `data` absent either way
+        (the GraphQL spec: an error before execution leaves no `data` entry)."""
+        status = 400 if media == _GRAPHQL_RESPONSE else 200
+        return self._respond(result, Response(status_code=status, media_type=media), executed=False)
+
+    def _respond(
+        self, result: ExecutionResult, response: Response | None = None, *, executed: bool = True
+    ) -> Response:
         body: dict[str, Any] = {}
         if result.errors:
             body["errors"] = [classify(error).formatted for error in result.errors]
-        body["data"] = result.data
+        if executed:
+            body["data"] = result.data
         response = response or Response(media_type=_JSON)
         if result.extensions:
             body["extensions"] = result.extensions
@@ -263,6 +312,18 @@ class GraphQLView(GraphQL[Context, None]):
         response.body = orjson.dumps(body)
         response.headers["content-length"] = str(len(response.body))
         return response
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A browser opening a shared link (`/graphql?query=...`) gets GraphiQL with that
+        # query; a program asking for JSON gets the result (issue 15).
+        return (
+            self.graphql_ide is not None
+            and request.method == "GET"
+            and "text/html" in request.headers.get("accept", "")
+        )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return await graphiql.serve_page(request)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

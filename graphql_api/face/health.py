@@ -30,7 +30,7 @@ async def _check(name: str, probe: Awaitable[object] | object) -> tuple[str, str
 async def ready(request: Request) -> JSONResponse:
     """200 when PostgreSQL and Redis answer and the subscription broker is subscribed to
     Redis, else 503 naming the failing part (the broker: starting/reconnecting/draining).
-    Also summarizes this process's rate limiter, subscriptions and response cache."""
+    Also summarizes this process's rate limiter, subscriptions, response and query caches."""
     state = request.app.state
     results = dict(
         await asyncio.gather(
@@ -51,6 +51,9 @@ async def ready(request: Request) -> JSONResponse:
     if cache is not None:
         # Hits, misses, stores, invalidations, evictions... of this process (issue 12).
         body["responseCache"] = {**cache.counters(), "scopes": cache.counters_per_scope()}
+    query_cache = getattr(getattr(state, "db", None), "query_cache", None)
+    if query_cache is not None:
+        body["queryCache"] = query_cache.counters()
     healthy = all(value == "ok" for value in results.values())
     return JSONResponse(
         {"status": "ok" if healthy else "unavailable", "checks": results, **body},

@@ -156,6 +156,9 @@ async def detail(request: Request) -> JSONResponse:
     cache_ = getattr(getattr(state, "operations", None), "response_cache", None)
     if cache_ is not None:
         body["responseCache"] = {**cache_.counters(), "scopes": cache_.counters_per_scope()}
+    rows = getattr(getattr(state, "db", None), "query_cache", None)
+    if rows is not None:
+        body["queryCache"] = rows.counters()
     metrics = getattr(state, "metrics", None)
     if metrics is not None:
         body["uptimeSeconds"] = round(time.time() - metrics.started, 1)

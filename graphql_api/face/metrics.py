@@ -236,7 +236,11 @@ class StateCollector(Collector):
             yield from _broker(broker)
         cache = getattr(getattr(self._state, "operations", None), "response_cache", None)
         if cache is not None:
-            yield from _cache(cache.counters(), cache.counters_per_scope())
+            yield from _cache("response", cache.counters())
+            yield from _scopes(cache.counters_per_scope())
+        rows = getattr(db, "query_cache", None)
+        if rows is not None:
+            yield from _cache("query", rows.counters())
 
 
 def pool_figures(db: Any) -> dict[str, dict[str, int | None]]:
@@ -320,25 +324,29 @@ def _broker(broker: Any) -> Iterator[Metric]:
     )
 
 
-_CACHE_GAUGES = ("entries", "bytes")
+_CACHE_GAUGES = ("entries", "bytes", "rows")
 
 
-def _cache(counters: dict[str, int], per_scope: dict[str, dict[str, int]]) -> Iterator[Metric]:
+def _cache(kind: str, counters: dict[str, int]) -> Iterator[Metric]:
+    """`kind`: "response" (whole answers) or "query" (the domain caches' rows)."""
     events = CounterMetricFamily(
-        "graphql_api_response_cache_events",
-        "Response cache events of this process (hit, miss, store, eviction, ...).",
+        f"graphql_api_{kind}_cache_events",
+        f"{kind.capitalize()} cache events of this process (hit, miss, store, eviction, ...).",
         labels=["event"],
     )
     for name, value in counters.items():
         if name in _CACHE_GAUGES:
             yield GaugeMetricFamily(
-                f"graphql_api_response_cache_{name}",
-                f"Response cache {name} held by this process.",
+                f"graphql_api_{kind}_cache_{name}",
+                f"{kind.capitalize()} cache {name} held by this process.",
                 value=value,
             )
         else:
             events.add_metric([_snake(name)], value)
     yield events
+
+
+def _scopes(per_scope: dict[str, dict[str, int]]) -> Iterator[Metric]:
     scopes = CounterMetricFamily(
         "graphql_api_response_cache_scope_events",
         "Response cache queries per document scope (public, role, user) and event.",

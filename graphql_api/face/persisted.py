@@ -122,10 +122,16 @@ class PersistedDocuments:
 
 
 async def trust_documents(redis: Redis, manifest: dict[str, str]) -> int:
-    """Load a manifest (hash -> document); each hash is checked against its document."""
-    for digest, text in manifest.items():
-        if sha256_hex(text) != digest.lower():
-            raise ValueError(f"manifest entry {digest[:12]}... does not hash to its document")
-    if manifest:
-        await redis.hset(TRUSTED_KEY, mapping={k.lower(): v for k, v in manifest.items()})
-    return len(manifest)
+    """Load a manifest (hash -> document); each hash is checked against its document.
+
+    Keys are hex sha256 digests, optionally prefixed `sha256:` (GraphQL Code Generator's
+    client preset writes them so, after the persisted-documents proposal)."""
+    trusted: dict[str, str] = {}
+    for key, text in manifest.items():
+        digest = key.lower().removeprefix("sha256:")
+        if sha256_hex(text) != digest:
+            raise ValueError(f"manifest entry {key[:19]}... does not hash to its document")
+        trusted[digest] = text
+    if trusted:
+        await redis.hset(TRUSTED_KEY, mapping={k: v for k, v in trusted.items()})
+    return len(trusted)

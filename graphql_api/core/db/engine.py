@@ -20,6 +20,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from graphql_api.core.changes import Announcer, Changes
 from graphql_api.core.config import Settings
+from graphql_api.core.db.query_cache import QueryCache
 from graphql_api.core.db.rows import (
     Query,
     Row,
@@ -143,6 +144,16 @@ class Database:
         # that changed anything; `announce` (set by the app) tells the other instances.
         self.changes = Changes()
         self.announce: Announcer | None = None
+        # Rows of the reads prepared with `cached=True` (core/db/query_cache.py).
+        self.query_cache = (
+            QueryCache(
+                self.changes,
+                max_rows=settings.query_cache_max_rows,
+                max_age_seconds=settings.query_cache_max_age_seconds,
+            )
+            if settings.query_cache
+            else None
+        )
         self._writer = async_sessionmaker(
             self.engine, expire_on_commit=False, sync_session_class=_WriteSession
         )
@@ -163,11 +174,13 @@ class Database:
 
     async def fetch(self, query: Query[R], /, **params: Any) -> list[R]:
         """Rows of a prepared read (`graphql_api.core.db.rows.prepare`), parameters by name."""
+        if query.cached and self.query_cache is not None:
+            return await self.query_cache.fetch(query, params, self._rows.fetch)
         return await self._rows.fetch(query, params)
 
     async def fetch_one(self, query: Query[R], /, **params: Any) -> R | None:
         """The first row of a prepared read, or None."""
-        rows = await self._rows.fetch(query, params)
+        rows = await self.fetch(query, **params)
         return rows[0] if rows else None
 
     def add_statement_listener(self, listener: StatementListener) -> None:

@@ -105,8 +105,10 @@ class Query(Generic[R]):
     slots: tuple[tuple[str | None, Any], ...]
     names: frozenset[str]
     record_class: type[R]
-    # What it reads, for the response cache's invalidation (core/db/touched.py).
+    # What it reads, for the caches' invalidation (core/db/touched.py).
     tags: ReadTags
+    # Its results are kept by the query cache (core/db/query_cache.py).
+    cached: bool = False
 
     def args(self, params: Mapping[str, Any]) -> list[Any]:
         if len(params) != len(self.names):
@@ -131,11 +133,15 @@ def project(
     return tuple(column for column in columns if column.key in keep)
 
 
-def prepare(stmt: AnySelect, row: type[R], *, partial: bool = False) -> Query[R]:
+def prepare(
+    stmt: AnySelect, row: type[R], *, partial: bool = False, cached: bool = False
+) -> Query[R]:
     """Compile `stmt` once for the lean path; rows come back as a subclass of `row`.
 
     `partial`: the statement may select only some of the columns `row` declares (a
     projected list query); reading an unselected one raises AttributeError.
+    `cached`: keep its results in the query cache (small, hot, rarely written data whose
+    parameters repeat; never a parameter that changes per call such as the clock).
     """
     compiled = stmt.compile(dialect=_DIALECT)
     sql = str(compiled)
@@ -153,7 +159,7 @@ def prepare(stmt: AnySelect, row: type[R], *, partial: bool = False) -> Query[R]
             slots.append((name, None))
     names = frozenset(name for name, _ in slots if name is not None)
     record_class = _record_class(row, stmt, partial=partial)
-    return Query(sql, tuple(slots), names, record_class, read_tags_of(stmt))
+    return Query(sql, tuple(slots), names, record_class, read_tags_of(stmt), cached)
 
 
 _PLAIN_TYPES = (Integer, String, Boolean, DateTime, Date, Numeric, JSON)

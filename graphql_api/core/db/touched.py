@@ -45,21 +45,23 @@ class ReadTags:
     # (table, parameter name): it reads `table` alone by primary key in `parameter`'s list.
     keyed: tuple[str, str] | None = None
 
-    def record(self, params: Mapping[str, Any], found: int) -> None:
-        """Note what a fetch with `params` that returned `found` rows read, if collecting."""
-        collected = read_tags.get()
-        if collected is None:
-            return
+    def of(self, params: Mapping[str, Any], found: int) -> frozenset[str]:
+        """What a fetch with `params` that returned `found` rows read."""
         if self.keyed is None:
-            collected.update(self.tables)
-            return
+            return self.tables
         table, name = self.keyed
         ids = params[name]
-        collected.add(any_entity_tag(table))
-        collected.update(entity_tag(table, key) for key in ids)
+        tags = {any_entity_tag(table), *(entity_tag(table, key) for key in ids)}
         if found < len(set(ids)):
             # An id that does not exist yet: an INSERT moves the list tag only.
-            collected.add(table_tag(table))
+            tags.add(table_tag(table))
+        return frozenset(tags)
+
+    def record(self, params: Mapping[str, Any], found: int) -> None:
+        """Note what such a fetch read, if a cached run is collecting."""
+        collected = read_tags.get()
+        if collected is not None:
+            collected.update(self.of(params, found))
 
 
 def read_tags_of(stmt: Any) -> ReadTags:

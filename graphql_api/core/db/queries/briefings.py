@@ -36,8 +36,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from graphql_api.core.db.engine import Database
 from graphql_api.core.db.enums import BriefingStatus
 from graphql_api.core.db.models import Briefing, BriefingGlossaryTerm, GlossaryTerm, HistoricalCase
+from graphql_api.core.db.query_cache import warm
 from graphql_api.core.db.rows import AnySelect, Query, Row, array_param, ids_param, prepare
 from graphql_api.core.pagination import (
+    DEFAULT_PAGE_SIZE,
     Page,
     Seek,
     SortSpec,
@@ -251,9 +253,12 @@ async def briefing_rows_by_ids(db: Database, *, ids: Sequence[int]) -> list[Brie
     return await db.fetch(_BRIEFINGS_BY_IDS, ids=ids)
 
 
+# The briefing of the day, its related cases and its terms: read by every visitor of the
+# day's page, changed only by upsertBriefing (R15).
 _BRIEFINGS_BY_DATES = prepare(
     select(*BRIEFING_COLUMNS).where(Briefing.date == any_(array_param("dates", Date()))),
     BriefingRow,
+    cached=True,
 )
 
 
@@ -318,7 +323,7 @@ def related_cases_statement(
     )
 
 
-_RELATED_CASES = prepare(related_cases_statement(), RelatedCaseRow)
+_RELATED_CASES = prepare(related_cases_statement(), RelatedCaseRow, cached=True)
 
 
 async def related_cases_by_briefing_ids(
@@ -338,6 +343,7 @@ _TERMS_BY_BRIEFING_IDS = prepare(
     .where(BriefingGlossaryTerm.briefing_id == any_(ids_param("briefing_ids")))
     .order_by(BriefingGlossaryTerm.briefing_id, *GLOSSARY_SORT.order_by()),
     MentionedTermRow,
+    cached=True,
 )
 
 
@@ -448,7 +454,9 @@ def _terms_query(searched: bool, where: Seek) -> Query[GlossaryTermRow]:
     # The sort key comes from SQL so that cursors use PostgreSQL's lower(), not Python's.
     stmt = select(*TERM_COLUMNS, _TERM_KEY.label("sort_key"))
     stmt = _filtered_terms(stmt, search="?" if searched else None)
-    return prepare(keyset(stmt, GLOSSARY_SORT, where), GlossaryTermRow)
+    # The glossary's pages: warmed at start-up (R15), changed only by hand. Not searches:
+    # free text would only push the pages out.
+    return prepare(keyset(stmt, GLOSSARY_SORT, where), GlossaryTermRow, cached=not searched)
 
 
 _SORT_KEY_ID = attrgetter("sort_key", "id")
@@ -473,6 +481,7 @@ _TERM_COUNTS = {
             search="?" if searched else None,
         ),
         Row,
+        cached=not searched,
     )
     for searched in (False, True)
 }
@@ -484,8 +493,20 @@ async def count_glossary_terms(db: Database, *, search: str | None) -> int:
     return int(row[0])
 
 
+async def warm_glossary(db: Database) -> None:
+    """Keep the glossary's first page and size in the query cache (at start-up, R15)."""
+
+    async def read() -> None:
+        await list_glossary_terms(db, search=None, first=DEFAULT_PAGE_SIZE, after=None)
+        await count_glossary_terms(db, search=None)
+
+    await warm(read)
+
+
 _TERMS_BY_IDS = prepare(
-    select(*TERM_COLUMNS).where(GlossaryTerm.id == any_(ids_param("ids"))), GlossaryTermRow
+    select(*TERM_COLUMNS).where(GlossaryTerm.id == any_(ids_param("ids"))),
+    GlossaryTermRow,
+    cached=True,
 )
 
 

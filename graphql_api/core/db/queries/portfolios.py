@@ -125,7 +125,8 @@ def _symbols_filter(filtered: bool) -> list[ColumnElement[bool]]:
 @lru_cache(maxsize=8)
 def _securities_query(filtered: bool, where: Seek) -> Query[SecurityRow]:
     stmt = select(*SECURITY_COLUMNS).where(*_symbols_filter(filtered))
-    return prepare(keyset(stmt, SECURITY_SORT, where), SecurityRow)
+    # Prices: read on every portfolio page, changed only by updatePrices (R15).
+    return prepare(keyset(stmt, SECURITY_SORT, where), SecurityRow, cached=True)
 
 
 _SYMBOL_ID = attrgetter("symbol", "id")
@@ -148,6 +149,7 @@ _SECURITY_COUNTS = {
     filtered: prepare(
         select(func.count().label("count")).select_from(Security).where(*_symbols_filter(filtered)),
         Row,
+        cached=True,
     )
     for filtered in (False, True)
 }
@@ -160,7 +162,9 @@ async def count_securities(db: Database, *, symbols: Sequence[str] | None) -> in
 
 
 _SECURITIES_BY_IDS = prepare(
-    select(*SECURITY_COLUMNS).where(Security.id == any_(ids_param("ids"))), SecurityRow
+    select(*SECURITY_COLUMNS).where(Security.id == any_(ids_param("ids"))),
+    SecurityRow,
+    cached=True,
 )
 
 
