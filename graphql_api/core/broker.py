@@ -391,7 +391,7 @@ class Broker:
                     log.debug("broker reconnect failed", extra={"error": type(exc).__name__})
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py: untyped
+                    await pubsub.aclose()
                 with contextlib.suppress(Exception):
                     await client.aclose()
             delay = min(self._backoff_max, self._backoff_initial * 2**attempt)

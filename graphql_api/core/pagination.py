@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -36,6 +37,9 @@ from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from graphql_api.core.db.rows import AnySelect
 from graphql_api.core.errors import BadUserInput
+
+_BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -120,6 +124,8 @@ class SortSpec:
             name, value, row_id = orjson.loads(raw)
             if name != self.name or not isinstance(row_id, int):
                 raise ValueError("foreign cursor")
+            if not _BIGINT_MIN <= row_id <= _BIGINT_MAX:
+                raise ValueError("id out of range")
             parsed = None if value is None else self.parse(value)
         except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError):
             raise BadUserInput("Invalid cursor.", field=field) from None
@@ -139,13 +145,14 @@ def parse_date(value: Any) -> date:
 
 
 def parse_int(value: Any) -> int:
-    if not isinstance(value, int):
+    if not isinstance(value, int) or not _BIGINT_MIN <= value <= _BIGINT_MAX:
         raise ValueError("expected an integer")
     return value
 
 
 def parse_str(value: Any) -> str:
-    if not isinstance(value, str):
+    # A forged cursor must not carry what PostgreSQL refuses (NUL, lone surrogates: issue 14).
+    if not isinstance(value, str) or _UNSTORABLE.search(value) is not None:
         raise ValueError("expected a string")
     return value
 

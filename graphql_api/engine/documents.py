@@ -24,10 +24,13 @@ from graphql import (
     validate,
 )
 from graphql.validation import ASTValidationRule
+from graphql.validation.validate import ValidationAbortedError
 
 from graphql_api.core.cache_hints import CacheHint
+from graphql_api.core.errors import ErrorCode
 from graphql_api.engine.cache_plan import CachePlanner
 from graphql_api.engine.cost import CostModel, CostPlan
+from graphql_api.engine.input_rules import UnstorableStringsRule, oversized_selection
 from graphql_api.engine.rules import without_suggestions
 
 MAX_QUERY_LENGTH = 100_000
@@ -90,6 +93,17 @@ class PreparedDocument:
         return operation, fragments
 
 
+def _coded_abort(error: GraphQLError) -> GraphQLError:
+    """graphql-core gives up on documents it cannot validate (recursion, too many errors)
+    with a bare message; clients get a code for it (issue 14)."""
+    if not isinstance(error, ValidationAbortedError) or error.extensions:
+        return error
+    return GraphQLError(
+        f"{error.message} The document is too large or too deeply nested to validate.",
+        extensions={"code": ErrorCode.QUERY_TOO_COMPLEX.value},
+    )
+
+
 class DocumentCache:
     def __init__(
         self,
@@ -101,7 +115,7 @@ class DocumentCache:
     ) -> None:
         self._schema = schema
         self._suggestions = suggestions
-        self._rules = (*specified_rules, *extra_rules)
+        self._rules = (*specified_rules, UnstorableStringsRule, *extra_rules)
         self._maxsize = maxsize
         self._entries: OrderedDict[str, PreparedDocument] = OrderedDict()
         self.hits = 0
@@ -129,8 +143,12 @@ class DocumentCache:
             document = parse(query, max_tokens=MAX_TOKENS)
         except GraphQLError as error:
             return PreparedDocument(None, [error])
+        too_large = oversized_selection(document)
+        if too_large is not None:
+            return PreparedDocument(None, [too_large])
         errors = validate(self._schema, document, self._rules)
         if errors:
+            errors = [_coded_abort(error) for error in errors]
             if not self._suggestions:
                 errors = [without_suggestions(error) for error in errors]
             return PreparedDocument(None, list(errors))
