@@ -11,7 +11,7 @@ from typing import Any
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from graphql_api.core.auth.api_keys import LastUseFlusher
 from graphql_api.core.auth.authenticate import PrincipalCache, authenticate
@@ -26,7 +26,7 @@ from graphql_api.core.pagination import DEFAULT_PAGE_SIZE
 from graphql_api.core.ratelimit import Budgets, RateLimiter, Throttle
 from graphql_api.engine.operations import Admit, Limits
 from graphql_api.engine.response_cache import CacheRules, ResponseCache, SecondLevel
-from graphql_api.face import health
+from graphql_api.face import health, transport
 from graphql_api.face.graphql_view import GraphQLView
 from graphql_api.face.persisted import PersistedDocuments
 from graphql_api.face.shutdown import install_drain_on_exit_signals
@@ -65,14 +65,18 @@ class ApiApp(Starlette):
     send wrappers per request. Everything else (health, WebSocket, lifespan) is Starlette's.
     """
 
-    def __init__(self, graphql: GraphQLView, **kwargs: Any) -> None:
+    def __init__(
+        self, graphql: GraphQLView, graphql_http: ASGIApp | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.graphql = graphql
+        # The view inside the transport layers that are on (face/transport.py).
+        self.graphql_http = graphql_http or graphql
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == "/graphql" and not scope.get("root_path"):
             scope["app"] = self
-            await self.graphql(scope, receive, send)
+            await self.graphql_http(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
 
@@ -231,6 +235,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     return ApiApp(
         view,
+        transport.wrap_graphql(view, settings),
+        middleware=transport.middleware(settings),
+        exception_handlers=transport.EXCEPTION_HANDLERS,
         routes=[
             Route("/graphql", view, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", view),

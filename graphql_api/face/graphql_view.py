@@ -39,6 +39,7 @@ from graphql_api.engine.operations import Limits, Prepared, RateLimited, Request
 from graphql_api.face import http_cache
 from graphql_api.face.persisted import PersistedQueryError
 from graphql_api.face.strawberry_engine import EngineSchema
+from graphql_api.face.transport import BodyTooLarge
 from graphql_api.face.websocket import TransportWSHandler
 from loaders.lazy import create_lazy_loaders
 from schema.context import Context
@@ -123,6 +124,8 @@ class GraphQLView(GraphQL[Context, None]):
                 response.headers["allow"] = "GET, POST"
         except PersistedQueryError as exc:
             response = Response(_error_body(exc.message, exc.code), exc.status, media_type=_JSON)
+        except BodyTooLarge:
+            raise  # answered 413 by the transport layer around the view
         except Unauthenticated as exc:
             # A credential was presented and is bad: refuse the request rather than run it
             # as anonymous (issue 4).
