@@ -173,7 +173,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # Users' current role and is_active, per process, for a few seconds (see authenticate).
         app.state.principal_cache = PrincipalCache()
         app.state.db = Database(settings)
-        app.state.redis = Redis.from_url(redis_url, health_check_interval=30)
+        # Short socket timeouts: a frozen Redis fails a call quickly instead of hanging it
+        # (issue 14); callers fall back or answer SERVICE_UNAVAILABLE.
+        app.state.redis = Redis.from_url(
+            redis_url,
+            health_check_interval=30,
+            socket_timeout=settings.redis_timeout_seconds,
+            socket_connect_timeout=settings.redis_timeout_seconds,
+        )
         # Events after commit; every committed change moves the shared data generation and
         # is announced, whether or not this instance caches: others may (core/changes.py).
         connect(app.state.db, app.state.redis)

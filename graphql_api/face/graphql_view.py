@@ -33,7 +33,16 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from graphql_api.core.auth.principal import ANONYMOUS, Principal
 from graphql_api.core.db.engine import statement_counter
-from graphql_api.core.errors import INTERNAL_MESSAGE, ErrorCode, Unauthenticated, classify
+from graphql_api.core.errors import (
+    INTERNAL_MESSAGE,
+    RETRY_AFTER_SECONDS,
+    UNAVAILABLE_MESSAGE,
+    ErrorCode,
+    Unauthenticated,
+    classify,
+    dependency_unavailable,
+    unavailable_extensions,
+)
 from graphql_api.core.ratelimit import rate_limit_headers
 from graphql_api.engine.operations import Limits, Prepared, RateLimited, RequestError
 from graphql_api.face import http_cache
@@ -74,6 +83,11 @@ class ConnectionContext(Context):
     """A WebSocket connection's context: Strawberry stores the `connection_init` payload here."""
 
     connection_params: dict[str, Any] | None = None
+
+
+def _unavailable(error: dict[str, Any]) -> bool:
+    extensions = error.get("extensions") or {}
+    return bool(extensions.get("code") == ErrorCode.SERVICE_UNAVAILABLE.value)
 
 
 class BadRequest(Exception):
@@ -135,14 +149,29 @@ class GraphQLView(GraphQL[Context, None]):
                 media_type=_JSON,
                 headers={"www-authenticate": 'Bearer error="invalid_token"'},
             )
-        except Exception:
+        except Exception as exc:
             # The view answers every outcome itself (the app hands it /graphql directly).
-            log.exception("unhandled error serving %s /graphql", request.method)
-            response = Response(
-                _error_body(INTERNAL_MESSAGE, ErrorCode.INTERNAL_SERVER_ERROR.value),
-                500,
-                media_type=_JSON,
-            )
+            if dependency_unavailable(exc):
+                # PostgreSQL or Redis failed before the operation ran (authentication,
+                # persisted documents): the client may retry (issue 14).
+                log.warning(
+                    "dependency unavailable serving %s /graphql: %s",
+                    request.method,
+                    type(exc).__name__,
+                )
+                response = Response(
+                    _error_body(UNAVAILABLE_MESSAGE, ErrorCode.SERVICE_UNAVAILABLE.value),
+                    503,
+                    media_type=_JSON,
+                    headers={"retry-after": str(RETRY_AFTER_SECONDS)},
+                )
+            else:
+                log.exception("unhandled error serving %s /graphql", request.method)
+                response = Response(
+                    _error_body(INTERNAL_MESSAGE, ErrorCode.INTERNAL_SERVER_ERROR.value),
+                    500,
+                    media_type=_JSON,
+                )
         finally:
             statement_counter.reset(token)
         if counter is not None:
@@ -253,10 +282,15 @@ class GraphQLView(GraphQL[Context, None]):
 
     def _respond(self, result: ExecutionResult, response: Response | None = None) -> Response:
         body: dict[str, Any] = {}
-        if result.errors:
-            body["errors"] = [classify(error).formatted for error in result.errors]
-        body["data"] = result.data
         response = response or Response(media_type=_JSON)
+        if result.errors:
+            errors = body["errors"] = [classify(error).formatted for error in result.errors]
+            if any(_unavailable(error) for error in errors):
+                # A dependency failed: retry later; 503 when nothing could be answered.
+                response.headers["retry-after"] = str(RETRY_AFTER_SECONDS)
+                if result.data is None:
+                    response.status_code = 503
+        body["data"] = result.data
         if result.extensions:
             body["extensions"] = result.extensions
             cost = result.extensions.get("cost")
@@ -318,6 +352,13 @@ class GraphQLView(GraphQL[Context, None]):
         except Unauthenticated as exc:
             raise ConnectionRejectionError(
                 {"message": exc.message, "extensions": {"code": ErrorCode.UNAUTHENTICATED.value}}
+            ) from None
+        except Exception as exc:
+            if not dependency_unavailable(exc):
+                raise
+            log.warning("dependency unavailable authenticating a WebSocket connection")
+            raise ConnectionRejectionError(
+                {"message": UNAVAILABLE_MESSAGE, "extensions": unavailable_extensions()}
             ) from None
         context.principal = principal
         no_payload: UnsetType = UNSET  # a plain `connection_ack`
