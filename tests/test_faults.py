@@ -203,7 +203,7 @@ def _brief(outcome: tuple[str, httpx.Response, float]) -> str:
 def assert_coded(outcomes: list[tuple[str, httpx.Response, float]]) -> None:
     """Each answer is JSON with a code clients can act on, within the deadline."""
     for outcome in outcomes:
-        kind, response, took = outcome
+        _kind, response, took = outcome
         assert took <= DEADLINE + SLACK, _brief(outcome)
         assert response.headers["content-type"].startswith("application/json"), _brief(outcome)
         body = response.json()
