@@ -10,8 +10,8 @@ not built at all, so a request pays only for what is configured:
   is absent or lies, so the body is never held whole.
 - CORS (`CORS_ALLOW_ORIGINS`, none by default): Starlette's CORSMiddleware, preflights
   answered for the allowed origins.
-- gzip (`GZIP_MIN_BYTES`, 1 KiB by default, 0 off): Starlette's GZipMiddleware for responses
-  at least that large when the client accepts gzip, JSON and GraphiQL alike.
+- gzip (`GZIP_MIN_BYTES`, 1 KiB by default, 0 off): `Gzip` for responses at least that
+  large when the client accepts gzip, JSON and GraphiQL alike.
 
 Errors Starlette itself answers (unknown path, method not allowed on a route, unhandled
 exceptions) are in GraphQL's JSON shape with a code, like the view's own.
@@ -20,6 +20,7 @@ exceptions) are in GraphQL's JSON shape with a code, like the view's own.
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -28,7 +29,6 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -129,6 +129,79 @@ class Cors(CORSMiddleware):
         return json_error(message, ErrorCode.BAD_REQUEST.value, response.status_code, headers)
 
 
+class Gzip:
+    """gzip for whole responses of at least `minimum_size` bytes when the client accepts it.
+
+    Leaner than Starlette's GZipMiddleware (which costs ~7 us per request even when the
+    client does not accept gzip): one scan of the raw headers decides, and only single-body
+    responses (the view's JSON, GraphiQL's page) are compressed, in one zlib call. Streamed
+    responses pass through as they are.
+    """
+
+    def __init__(self, app: ASGIApp, minimum_size: int, compresslevel: int = GZIP_LEVEL) -> None:
+        self.app = app
+        self.minimum_size = minimum_size
+        self.level = compresslevel
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _accepts_gzip(scope["headers"]):
+            await self.app(scope, receive, send)
+            return
+        start: Message | None = None
+
+        async def compressing(message: Message) -> None:
+            nonlocal start
+            kind = message["type"]
+            if kind == "http.response.start":
+                start = message
+                return
+            if kind != "http.response.body" or start is None:
+                await send(message)
+                return
+            head, start = start, None
+            body: bytes = message.get("body", b"")
+            if (
+                message.get("more_body")
+                or len(body) < self.minimum_size
+                or not _compressible(head["headers"])
+            ):
+                await send(head)
+                await send(message)
+                return
+            compressor = zlib.compressobj(self.level, zlib.DEFLATED, 31)  # 31: gzip framing
+            zipped = compressor.compress(body) + compressor.flush()
+            headers = [
+                (name, value)
+                for name, value in head["headers"]
+                if name not in (b"content-length", b"vary")
+            ]
+            headers += [
+                (b"content-encoding", b"gzip"),
+                (b"content-length", str(len(zipped)).encode()),
+                (b"vary", b"Accept-Encoding"),
+            ]
+            await send({**head, "headers": headers})
+            await send({"type": "http.response.body", "body": zipped})
+
+        await self.app(scope, receive, compressing)
+
+
+def _accepts_gzip(headers: list[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        if name == b"accept-encoding":
+            return b"gzip" in value.lower()
+    return False
+
+
+def _compressible(headers: list[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        if name == b"content-encoding":
+            return False
+        if name == b"content-type" and not value.startswith((b"application/json", b"text/")):
+            return False
+    return True
+
+
 def _layers(settings: Settings) -> list[tuple[Callable[..., ASGIApp], dict[str, Any]]]:
     """Outermost first: the body limit, then CORS (a preflight never reaches gzip), gzip."""
     layers: list[tuple[Callable[..., ASGIApp], dict[str, Any]]] = [
@@ -162,7 +235,7 @@ def _layers(settings: Settings) -> list[tuple[Callable[..., ASGIApp], dict[str, 
         )
     if settings.gzip_min_bytes > 0:
         layers.append(
-            (GZipMiddleware, {"minimum_size": settings.gzip_min_bytes, "compresslevel": GZIP_LEVEL})
+            (Gzip, {"minimum_size": settings.gzip_min_bytes, "compresslevel": GZIP_LEVEL})
         )
     return layers
 
