@@ -20,21 +20,26 @@ import signal
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
+import orjson
 import pytest
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import create_async_engine
 from starlette.applications import Starlette
 
+from graphql_api.core.auth.api_keys import generate_key
 from graphql_api.core.auth.authenticate import PrincipalCache
 from graphql_api.core.auth.tokens import issue_access_token
 from graphql_api.core.config import Environment, Settings
 from graphql_api.core.db.enums import Role
+from graphql_api.core.db.models import ApiKey
 from graphql_api.devtools.embedded import PostgresServer, RedisServer, start_postgres, start_redis
+from tests.factories_mutations_ab import announcement_input
 from tests.factories_portfolios import make_user
 
 DEADLINE = Settings().request_timeout_seconds  # the default deadline (issue 14: at most 10 s)
@@ -43,6 +48,7 @@ SLACK = 2.0
 RECOVERY_SECONDS = 10.0
 
 ANONYMOUS_READ = "{ glossary(first: 3) { totalCount edges { node { id } } } }"
+SERVICE_READ = "{ securities(first: 3) { totalCount } }"
 MEMBER_READ = "{ me { id portfolios { id name } } }"
 CREATE_PORTFOLIO = """
 mutation ($input: CreatePortfolioInput!) {
@@ -130,12 +136,20 @@ class Harness:
     settings: Settings
     member_token: str
     member_id: int
+    api_key: str
     acknowledged: list[str]
 
     async def post(
-        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        api_key: str | None = None,
     ) -> tuple[httpx.Response, float]:
         headers = {"authorization": f"Bearer {token}"} if token else {}
+        if api_key:
+            headers["x-api-key"] = api_key
         start = time.monotonic()
         response = await self.http.post(
             "/graphql",
@@ -158,13 +172,19 @@ class Harness:
         return response, took
 
     async def mixed_round(self, tag: str) -> list[tuple[str, httpx.Response, float]]:
-        """An anonymous read, an authenticated read and a write, concurrently."""
-        anonymous, member, write = await asyncio.gather(
+        """An anonymous read, a user's read, a service's read and a write, concurrently."""
+        anonymous, member, service, write = await asyncio.gather(
             self.post(ANONYMOUS_READ),
             self.post(MEMBER_READ, token=self.member_token),
+            self.post(SERVICE_READ, api_key=self.api_key),
             self.create_portfolio(f"p-{tag}"),
         )
-        return [("anonymous", *anonymous), ("member", *member), ("write", *write)]
+        return [
+            ("anonymous", *anonymous),
+            ("member", *member),
+            ("service", *service),
+            ("write", *write),
+        ]
 
     async def wait_serving(self) -> float:
         """Seconds until an anonymous read, a member read and a write all succeed again."""
@@ -230,8 +250,19 @@ async def harness(servers: Servers) -> AsyncIterator[Harness]:
         await admin.close()
     await upgrade(url=servers.database_url)
     engine = create_async_engine(servers.database_url)
+    key = generate_key()
     try:
         member_id = await make_user(engine)
+        async with engine.begin() as connection:
+            await connection.execute(
+                insert(ApiKey).values(
+                    name="price feed",
+                    prefix=key.prefix,
+                    key_hash=key.key_hash,
+                    scopes=["prices:write"],
+                    expires_at=datetime.now(UTC) + timedelta(days=1),
+                )
+            )
     finally:
         await engine.dispose()
     settings = Settings(
@@ -253,7 +284,7 @@ async def harness(servers: Servers) -> AsyncIterator[Harness]:
         app.state.principal_cache = PrincipalCache(ttl_seconds=0)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://faults") as http:
-            harness = Harness(servers, app, http, settings, token, member_id, [])
+            harness = Harness(servers, app, http, settings, token, member_id, key.raw, [])
             assert all(_ok(r) for _, r, _ in await harness.mixed_round("warm")), "not serving"
             yield harness
 
@@ -333,4 +364,77 @@ async def test_redis_frozen_costs_little_then_recovers(harness: Harness) -> None
     finally:
         harness.servers.redis_signal(signal.SIGCONT)
     assert await harness.wait_serving() < RECOVERY_SECONDS
+    await _no_lost_writes(harness)
+
+
+# --- a subscription through the faults ---------------------------------------------------
+
+
+async def _publish(harness: Harness, token: str, title: str) -> str:
+    from tests.test_subscriptions_multi import CREATE_ANNOUNCEMENT, PUBLISH_ANNOUNCEMENT
+
+    created, _ = await harness.post(
+        CREATE_ANNOUNCEMENT, {"input": announcement_input(title=title)}, token=token
+    )
+    announcement_id: str = created.json()["data"]["createAnnouncement"]["announcement"]["id"]
+    published, _ = await harness.post(PUBLISH_ANNOUNCEMENT, {"id": announcement_id}, token=token)
+    assert published.json()["data"]["publishAnnouncement"]["errors"] == [], published.text
+    return announcement_id
+
+
+async def test_a_subscription_survives_postgres_and_redis_faults(
+    harness: Harness, tmp_path: Path
+) -> None:
+    """A subscriber on a real uvicorn instance keeps its subscription while PostgreSQL is
+    stopped and restarted and Redis frozen and thawed, and gets the next events."""
+    from tests.test_subscriptions_multi import (
+        ANNOUNCEMENTS,
+        instances,
+        raw_client,
+        receive,
+        wait_ready,
+        wait_subscriptions,
+    )
+
+    engine = create_async_engine(harness.servers.database_url)
+    try:
+        editor_id = await make_user(engine, role=Role.EDITOR)
+    finally:
+        await engine.dispose()
+    editor = issue_access_token(
+        harness.settings, user_id=editor_id, role=Role.EDITOR, now=datetime.now(UTC)
+    ).token
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    servers = harness.servers
+    with instances(harness.settings, servers.database_url, servers.redis.url, logs, count=1) as (
+        instance,
+    ):
+        async with raw_client(instance, "graphql-transport-ws") as subscriber:
+            message = {"id": "s", "type": "subscribe", "payload": {"query": ANNOUNCEMENTS}}
+            await subscriber.send(orjson.dumps(message).decode())
+            await asyncio.to_thread(wait_subscriptions, instance, 1)
+
+            await asyncio.to_thread(servers.stop_postgres)
+            await asyncio.sleep(0.5)
+            await asyncio.to_thread(servers.start_postgres)
+            await harness.wait_serving()
+            first = await _publish(harness, editor, "After PostgreSQL came back")
+            received = await receive(subscriber)
+            assert received["type"] == "next", received
+            assert received["payload"].get("data"), received
+            assert received["payload"]["data"]["announcementPublished"]["id"] == first
+
+            servers.redis_signal(signal.SIGSTOP)
+            try:
+                await asyncio.sleep(2)
+            finally:
+                servers.redis_signal(signal.SIGCONT)
+            await asyncio.to_thread(wait_ready, instance)
+            await harness.wait_serving()
+            second = await _publish(harness, editor, "After Redis thawed")
+            received = await receive(subscriber)
+            assert received["type"] == "next", received
+            assert received["payload"].get("data"), received
+            assert received["payload"]["data"]["announcementPublished"]["id"] == second
     await _no_lost_writes(harness)

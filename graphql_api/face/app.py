@@ -21,6 +21,7 @@ from graphql_api.core.cache_hints import Scope as CacheScope
 from graphql_api.core.changes import DATA_CHANGED, connect, shared_generation
 from graphql_api.core.config import Environment, Settings
 from graphql_api.core.db.engine import Database
+from graphql_api.core.db.liveness import replace_closed_connections
 from graphql_api.core.events import SESSION_REVOKED
 from graphql_api.core.pagination import DEFAULT_PAGE_SIZE
 from graphql_api.core.ratelimit import Budgets, RateLimiter, Throttle
@@ -173,6 +174,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # Users' current role and is_active, per process, for a few seconds (see authenticate).
         app.state.principal_cache = PrincipalCache()
         app.state.db = Database(settings)
+        replace_closed_connections(*app.state.db.engines())  # after a PostgreSQL restart
         # Short socket timeouts: a frozen Redis fails a call quickly instead of hanging it
         # (issue 14); callers fall back or answer SERVICE_UNAVAILABLE.
         app.state.redis = Redis.from_url(
