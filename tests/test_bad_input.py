@@ -196,14 +196,23 @@ def _cursor(*parts: Any) -> str:
     [
         _cursor("na", NUL, 1),  # a forged sort value PostgreSQL cannot compare
         _cursor("na", "a", 2**63 + 5),  # an id beyond bigint
+        _cursor("ed", 2**40, 1),  # an employee count beyond integer
+        _cursor("cd", "9999-12-31T23:59:59-14:00", 1),  # a timestamp beyond year 9999 in UTC
     ],
-    ids=["NUL", "bigint"],
+    ids=["NUL", "bigint", "integer", "overflowing timestamp"],
 )
 async def test_forged_cursors_are_bad_user_input(
     client: httpx.AsyncClient, sql: StatementCounter, cursor: str
 ) -> None:
-    query = """query ($after: String) {
-      businesses(after: $after, orderBy: NAME_ASC) { edges { node { id } } } }"""
+    kind = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))[0]
+    query = {
+        "na": "query ($after: String) { businesses(after: $after, orderBy: NAME_ASC) { "
+        "edges { node { id } } } }",
+        "ed": "query ($after: String) { businesses(after: $after, orderBy: "
+        "EMPLOYEE_COUNT_DESC) { edges { node { id } } } }",
+        "cd": "query ($after: String) { announcements(after: $after, orderBy: CLOSES_AT_DESC) "
+        "{ edges { node { id } } } }",
+    }[kind]
     variables = {"after": cursor}
     body = (await client.post("/graphql", json={"query": query, "variables": variables})).json()
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body

@@ -13,7 +13,7 @@ import binascii
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any, Generic, TypeVar, overload
@@ -135,7 +135,14 @@ class SortSpec:
 def parse_datetime(value: Any) -> datetime:
     if not isinstance(value, str):
         raise ValueError("expected a timestamp")
-    return datetime.fromisoformat(value)
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is not None:
+        try:
+            # The driver sends it in UTC: a forged offset must not overflow there.
+            parsed.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("timestamp out of range") from None
+    return parsed
 
 
 def parse_date(value: Any) -> date:
@@ -145,7 +152,8 @@ def parse_date(value: Any) -> date:
 
 
 def parse_int(value: Any) -> int:
-    if not isinstance(value, int) or not _BIGINT_MIN <= value <= _BIGINT_MAX:
+    # An INTEGER column's value: a forged cursor beyond it would fail in the driver.
+    if not isinstance(value, int) or not -(2**31) <= value < 2**31:
         raise ValueError("expected an integer")
     return value
 
