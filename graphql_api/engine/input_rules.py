@@ -118,7 +118,8 @@ def _variable_error(path: tuple[str | int, ...]) -> GraphQLError:
 
 def oversized_selection(document: DocumentNode, limit: int = MAX_SELECTIONS) -> GraphQLError | None:
     """QUERY_TOO_COMPLEX if one selection set holds more than `limit` fields once its inline
-    fragments and fragment spreads are expanded (what the overlapping-fields check compares).
+    fragments and fragment spreads are expanded (what the overlapping-fields check compares);
+    GRAPHQL_PARSE_FAILED for an empty selection set.
 
     Runs before validation, whose overlapping-fields check is quadratic in such a set and
     recurses past about 800 repeated fields. Each fragment's size is computed once."""
@@ -155,6 +156,12 @@ def oversized_selection(document: DocumentNode, limit: int = MAX_SELECTIONS) -> 
             stack.append(definition.selection_set)
     while stack:
         selection_set = stack.pop()
+        if not selection_set.selections:
+            # graphql-core 3.3 parses `{}`; Strawberry's depth rule then fails on it.
+            return GraphQLError(
+                "Syntax Error: a selection set must select at least one field.",
+                extensions={"code": ErrorCode.GRAPHQL_PARSE_FAILED.value},
+            )
         count = size(selection_set, frozenset())
         if count > limit:
             return GraphQLError(
