@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -109,12 +111,20 @@ def _children(parent: int) -> list[int]:
 
 
 @pytest.fixture
-def servers(tmp_path: Path) -> Iterator[Servers]:
-    # Short paths: the Redis unix socket must fit in sun_path.
+def servers() -> Iterator[Servers]:
+    # Not pytest's tmp_path: other pytest sessions on the machine rotate
+    # /tmp/pytest-of-<user>/ (keeping the last three) and would delete a cluster's data
+    # directory under it while it runs. A short path also keeps the Redis socket within
+    # sun_path.
+    tmp_path = Path(tempfile.mkdtemp(prefix="gqlapi-faults-"))
     postgres = start_postgres(
         data_dir=tmp_path / "pg", cache_dir=tmp_path, durable=False, log_file=tmp_path / "pg.log"
     )
-    redis = start_redis(data_dir=tmp_path / "redis", log_file=tmp_path / "redis.log")
+    try:
+        redis = start_redis(data_dir=tmp_path / "redis", log_file=tmp_path / "redis.log")
+    except BaseException:
+        postgres.stop()
+        raise
     found = Servers(tmp_path, postgres, redis, postgres.url("faults"))
     try:
         yield found
@@ -126,6 +136,7 @@ def servers(tmp_path: Path) -> Iterator[Servers]:
             found.redis_signal(signal.SIGCONT)
         found.redis.stop()
         found.postgres.stop()
+        shutil.rmtree(tmp_path, ignore_errors=True)
 
 
 @dataclass
@@ -382,9 +393,7 @@ async def _publish(harness: Harness, token: str, title: str) -> str:
     return announcement_id
 
 
-async def test_a_subscription_survives_postgres_and_redis_faults(
-    harness: Harness, tmp_path: Path
-) -> None:
+async def test_a_subscription_survives_postgres_and_redis_faults(harness: Harness) -> None:
     """A subscriber on a real uvicorn instance keeps its subscription while PostgreSQL is
     stopped and restarted and Redis frozen and thawed, and gets the next events."""
     from tests.test_subscriptions_multi import (
@@ -404,7 +413,7 @@ async def test_a_subscription_survives_postgres_and_redis_faults(
     editor = issue_access_token(
         harness.settings, user_id=editor_id, role=Role.EDITOR, now=datetime.now(UTC)
     ).token
-    logs = tmp_path / "logs"
+    logs = harness.servers.root / "logs"
     logs.mkdir()
     servers = harness.servers
     with instances(harness.settings, servers.database_url, servers.redis.url, logs, count=1) as (
