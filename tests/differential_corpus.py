@@ -43,7 +43,7 @@ from hypothesis import strategies as st
 from hypothesis_graphql import queries
 
 from graphql_api.core.ids import encode_id
-from graphql_api.engine.documents import empty_selection_set
+from graphql_api.engine.input_rules import oversized_selection
 
 TESTS_DIR = Path(__file__).resolve().parent
 SDL_PATH = TESTS_DIR.parent / "schema" / "schema.graphql"
@@ -169,7 +169,7 @@ def parse_valid(
         document = graphql.parse(text)
     except graphql.GraphQLError:
         return None
-    if empty_selection_set(document) is not None:  # `{}`: a syntax error for the server
+    if oversized_selection(document) is not None:  # e.g. `{}`: refused before validation
         return None
     rule_list = [*graphql.specified_rules, *rules]
     if graphql.validate(schema, document, rule_list):

@@ -154,7 +154,6 @@ CREATE_BAD_INPUT: list[tuple[dict[str, Any], str, str | None]] = [
     ({"title": ""}, "REQUIRED", "input.title"),
     ({"title": "   "}, "REQUIRED", "input.title"),
     ({"title": "x" * 201}, "TOO_LONG", "input.title"),
-    ({"title": "bad\x00title"}, "INVALID_FORMAT", "input.title"),
     ({"body": ""}, "REQUIRED", "input.body"),
     ({"body": "x" * 20_001}, "TOO_LONG", "input.body"),
     ({"organization": ""}, "REQUIRED", "input.organization"),
@@ -214,6 +213,8 @@ CREATE_BAD_TYPES: list[dict[str, Any]] = [
     {"opensAt": "yesterday"},
     {"title": None},
     {"keywords": [None]},
+    # PostgreSQL cannot hold NUL: refused at the edge for every operation (issue 14).
+    {"title": "bad\x00title"},
 ]
 
 

@@ -276,7 +276,6 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str, str]] = [
     ("empty summary", {"summary": ""}, "REQUIRED", "input.summary"),
     ("summary too long", {"summary": "x" * 5001}, "TOO_LONG", "input.summary"),
     ("narrative too long", {"narrative": "x" * 50_001}, "TOO_LONG", "input.narrative"),
-    ("NUL in title", {"title": "a\x00b"}, "INVALID_FORMAT", "input.title"),
     (
         "too many keywords",
         {"topKeywords": [{"keyword": f"k{i}", "score": 1} for i in range(51)]},
@@ -320,7 +319,6 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str, str]] = [
         "TOO_LONG",
         "input.marketSnapshot",
     ),
-    ("NUL in snapshot", {"marketSnapshot": {"a\x00": 1}}, "INVALID_VALUE", "input.marketSnapshot"),
 ]
 
 
@@ -353,8 +351,11 @@ async def test_bad_input_is_refused_with_code_and_field_and_writes_nothing(
         ({"status": "ARCHIVED"}, "status"),
         ({"date": "2026-02-30"}, "date"),
         ({"topKeywords": [{"keyword": "won", "score": "high"}]}, "score"),
+        # Strings PostgreSQL cannot hold: refused at the edge for every operation (issue 14).
+        ({"title": "a\x00b"}, "input.title"),
+        ({"marketSnapshot": {"a\x00": 1}}, "input.marketSnapshot"),
     ],
-    ids=["wrong enum", "impossible date", "score not a number"],
+    ids=["wrong enum", "impossible date", "score not a number", "NUL in title", "NUL in snapshot"],
 )
 @pytest.mark.usefixtures("pipeline")
 async def test_wrongly_typed_input_is_bad_user_input_and_writes_nothing(

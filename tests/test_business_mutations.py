@@ -131,7 +131,6 @@ TODAY = datetime.now(UTC).date()
 CREATE_BAD_INPUT: list[tuple[dict[str, Any], str, str | None]] = [
     ({"name": ""}, "REQUIRED", "input.name"),
     ({"name": "x" * 201}, "TOO_LONG", "input.name"),
-    ({"name": "nul\x00name"}, "INVALID_FORMAT", "input.name"),
     ({"registrationNumber": ""}, "REQUIRED", "input.registrationNumber"),
     ({"registrationNumber": "12-345-67890"}, "INVALID_FORMAT", "input.registrationNumber"),
     ({"registrationNumber": "123456789"}, "INVALID_FORMAT", "input.registrationNumber"),
@@ -177,7 +176,14 @@ async def test_create_rejects_bad_input_and_writes_nothing(
 
 @pytest.mark.parametrize(
     "overrides",
-    [{"size": "HUGE"}, {"size": None}, {"employeeCount": 2**31}, {"foundedOn": "someday"}],
+    [
+        {"size": "HUGE"},
+        {"size": None},
+        {"employeeCount": 2**31},
+        {"foundedOn": "someday"},
+        # PostgreSQL cannot hold NUL: refused at the edge for every operation (issue 14).
+        {"name": "nul\x00name"},
+    ],
 )
 async def test_create_rejects_ill_typed_input_with_bad_user_input(
     app: Starlette, engine: AsyncEngine, client: httpx.AsyncClient, overrides: dict[str, Any]

@@ -64,6 +64,31 @@ BUDGET_STAFF = Budget(5_000, 250)
 BUDGET_SERVICE = Budget(10_000, 500)
 
 
+def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated origins (`https://app.example.com`), or `*` for any."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return ()
+    origins = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
+    for origin in origins:
+        if origin != "*" and not origin.startswith(("http://", "https://")):
+            raise ConfigError(f"{name} must list origins like https://app.example.com or *")
+    return origins
+
+
+def _float(env: Mapping[str, str], name: str, default: float, *, low: float, high: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
 def _budget(env: Mapping[str, str], name: str, default: Budget) -> Budget:
     raw = (env.get(name) or "").strip()
     if not raw:
@@ -154,8 +179,19 @@ class Settings:
     # Codegen needs introspection; it is priced like any query and can be switched off.
     introspection: bool = True
     # A request's deadline (its work is cancelled after it) and reads' statement_timeout.
-    request_timeout_seconds: int = 15
+    request_timeout_seconds: int = 10
     statement_timeout_ms: int = 5_000
+    # Dependencies that stall (issue 14): writes' statement_timeout, connecting to
+    # PostgreSQL, waiting for a pooled connection, and Redis socket operations.
+    write_statement_timeout_ms: int = 10_000
+    db_connect_timeout_seconds: float = 3.0
+    db_pool_timeout_seconds: float = 3.0
+    redis_timeout_seconds: float = 0.5
+    # HTTP transport (graphql_api/face/transport.py): the largest request body, the origins
+    # a browser may call from (none by default), gzip from this size (0: off).
+    max_body_bytes: int = 1024 * 1024
+    cors_allow_origins: tuple[str, ...] = ()
+    gzip_min_bytes: int = 1024
     # Persisted documents: Apollo's APQ always; only manifest documents when trusted-only.
     persisted_queries: bool = True
     trusted_documents: bool = False
@@ -273,10 +309,23 @@ class Settings:
             max_aliases=_int(source, "MAX_ALIASES", 15, low=0, high=10_000),
             max_directives=_int(source, "MAX_DIRECTIVES", 50, low=0, high=10_000),
             introspection=_bool(source, "INTROSPECTION", True),
-            request_timeout_seconds=_int(source, "REQUEST_TIMEOUT_SECONDS", 15, low=1, high=3600),
+            request_timeout_seconds=_int(source, "REQUEST_TIMEOUT_SECONDS", 10, low=1, high=3600),
             statement_timeout_ms=_int(
                 source, "STATEMENT_TIMEOUT_MS", 5_000, low=10, high=3_600_000
             ),
+            write_statement_timeout_ms=_int(
+                source, "WRITE_STATEMENT_TIMEOUT_MS", 10_000, low=10, high=3_600_000
+            ),
+            db_connect_timeout_seconds=_float(
+                source, "DB_CONNECT_TIMEOUT_SECONDS", 3.0, low=0.1, high=600
+            ),
+            db_pool_timeout_seconds=_float(
+                source, "DB_POOL_TIMEOUT_SECONDS", 3.0, low=0.1, high=600
+            ),
+            redis_timeout_seconds=_float(source, "REDIS_TIMEOUT_SECONDS", 0.5, low=0.01, high=60),
+            max_body_bytes=_int(source, "MAX_BODY_BYTES", 1024 * 1024, low=1024, high=2**31),
+            cors_allow_origins=_origins(source, "CORS_ALLOW_ORIGINS"),
+            gzip_min_bytes=_int(source, "GZIP_MIN_BYTES", 1024, low=0, high=2**31),
             persisted_queries=_bool(source, "PERSISTED_QUERIES", True),
             trusted_documents=_bool(source, "TRUSTED_DOCUMENTS", False),
             rate_limit=_bool(source, "RATE_LIMIT", True),

@@ -12,8 +12,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from asyncpg import exceptions as asyncpg_exceptions
 from asyncpg.exceptions import QueryCanceledError
 from graphql import GraphQLError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy import exc as sqlalchemy_exc
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +31,9 @@ class ErrorCode(StrEnum):
     QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
     # The request's deadline or a statement's timeout passed; the work was stopped.
     TIMEOUT = "TIMEOUT"
+    # PostgreSQL or Redis could not answer (down, refusing, not answering in time): retry
+    # after `extensions.retryAfter` seconds (HTTP 503 with Retry-After).
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     # Transport-level problems: bad JSON, wrong method or parameter types.
     BAD_REQUEST = "BAD_REQUEST"
     # Persisted documents (face/persisted.py).
@@ -41,6 +48,48 @@ class ErrorCode(StrEnum):
 
 INTERNAL_MESSAGE = "Internal server error."
 TIMEOUT_MESSAGE = "The operation took too long and was stopped; try again, or ask for less."
+UNAVAILABLE_MESSAGE = "A service this API depends on is not answering; try again shortly."
+# What clients are told to wait before retrying after SERVICE_UNAVAILABLE (Retry-After).
+RETRY_AFTER_SECONDS = 5
+
+
+def dependency_unavailable(exc: BaseException) -> bool:
+    """True when `exc` says PostgreSQL or Redis could not answer, not that a request was
+    wrong: refused or reset connections, a server shutting down or full, a connection or
+    pool checkout that timed out. Follows SQLAlchemy's `.orig` and exception chaining."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 8:
+        seen += 1
+        if isinstance(current, QueryCanceledError):
+            return False  # statement_timeout: TIMEOUT, not the dependency
+        if isinstance(current, _UNAVAILABLE):
+            return True
+        if isinstance(current, asyncpg_exceptions.InterfaceError) and "closed" in str(current):
+            return True
+        if isinstance(current, sqlalchemy_exc.DBAPIError):
+            if current.connection_invalidated:
+                return True
+            orig = current.orig
+            current = orig if isinstance(orig, BaseException) else current.__cause__
+            continue
+        current = current.__cause__ or current.__context__
+    return False
+
+
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,  # refused, reset, unreachable, timed out (TimeoutError)
+    asyncpg_exceptions.PostgresConnectionError,  # 08xxx: the connection failed or died
+    asyncpg_exceptions.OperatorInterventionError,  # 57P0x: shutting down, starting up
+    asyncpg_exceptions.TooManyConnectionsError,
+    sqlalchemy_exc.TimeoutError,  # no pooled connection within the pool timeout
+    RedisConnectionError,
+    RedisTimeoutError,
+)
+
+
+def unavailable_extensions() -> dict[str, Any]:
+    return {"code": ErrorCode.SERVICE_UNAVAILABLE.value, "retryAfter": RETRY_AFTER_SECONDS}
 
 
 # --- Expected workflow failures (payload `UserError`s, not GraphQL errors) ---------------
@@ -176,6 +225,21 @@ def classify(error: GraphQLError) -> GraphQLError:
             positions=error.positions,
             path=error.path,
             extensions={"code": ErrorCode.TIMEOUT.value},
+        )
+    if dependency_unavailable(original):
+        # PostgreSQL or Redis is down or not answering: clients may retry; no traceback.
+        log.warning(
+            "dependency unavailable at %s: %s",
+            ".".join(str(p) for p in error.path or ()),
+            type(original).__name__,
+        )
+        return GraphQLError(
+            UNAVAILABLE_MESSAGE,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions=unavailable_extensions(),
         )
     log.error(
         "unhandled error in resolver at %s",

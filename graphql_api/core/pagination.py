@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any, Generic, TypeVar, overload
@@ -36,6 +37,9 @@ from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from graphql_api.core.db.rows import AnySelect
 from graphql_api.core.errors import BadUserInput
+
+_BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -120,6 +124,8 @@ class SortSpec:
             name, value, row_id = orjson.loads(raw)
             if name != self.name or not isinstance(row_id, int):
                 raise ValueError("foreign cursor")
+            if not _BIGINT_MIN <= row_id <= _BIGINT_MAX:
+                raise ValueError("id out of range")
             parsed = None if value is None else self.parse(value)
         except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError):
             raise BadUserInput("Invalid cursor.", field=field) from None
@@ -129,7 +135,14 @@ class SortSpec:
 def parse_datetime(value: Any) -> datetime:
     if not isinstance(value, str):
         raise ValueError("expected a timestamp")
-    return datetime.fromisoformat(value)
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is not None:
+        try:
+            # The driver sends it in UTC: a forged offset must not overflow there.
+            parsed.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("timestamp out of range") from None
+    return parsed
 
 
 def parse_date(value: Any) -> date:
@@ -139,13 +152,15 @@ def parse_date(value: Any) -> date:
 
 
 def parse_int(value: Any) -> int:
-    if not isinstance(value, int):
+    # An INTEGER column's value: a forged cursor beyond it would fail in the driver.
+    if not isinstance(value, int) or not -(2**31) <= value < 2**31:
         raise ValueError("expected an integer")
     return value
 
 
 def parse_str(value: Any) -> str:
-    if not isinstance(value, str):
+    # A forged cursor must not carry what PostgreSQL refuses (NUL, lone surrogates: issue 14).
+    if not isinstance(value, str) or _UNSTORABLE.search(value) is not None:
         raise ValueError("expected a string")
     return value
 

@@ -8,31 +8,33 @@ its errors, so a repeated bad document is rejected without being parsed again.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from graphql import (
-    BREAK,
     DocumentNode,
     FragmentDefinitionNode,
     GraphQLError,
     GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
-    SelectionSetNode,
-    Visitor,
     parse,
     specified_rules,
     validate,
-    visit,
 )
 from graphql.validation import ASTValidationRule
+from graphql.validation.validate import ValidationAbortedError
 
 from graphql_api.core.cache_hints import CacheHint
+from graphql_api.core.errors import ErrorCode
 from graphql_api.engine.cache_plan import CachePlanner
 from graphql_api.engine.cost import CostModel, CostPlan
+from graphql_api.engine.input_rules import UnstorableStringsRule, oversized_selection
 from graphql_api.engine.rules import without_suggestions
+
+log = logging.getLogger(__name__)
 
 MAX_QUERY_LENGTH = 100_000
 MAX_TOKENS = 5_000
@@ -94,6 +96,17 @@ class PreparedDocument:
         return operation, fragments
 
 
+def _coded_abort(error: GraphQLError) -> GraphQLError:
+    """graphql-core gives up on documents it cannot validate (recursion, too many errors)
+    with a bare message; clients get a code for it (issue 14)."""
+    if not isinstance(error, ValidationAbortedError) or error.extensions:
+        return error
+    return GraphQLError(
+        f"{error.message} The document is too large or too deeply nested to validate.",
+        extensions={"code": ErrorCode.QUERY_TOO_COMPLEX.value},
+    )
+
+
 class DocumentCache:
     def __init__(
         self,
@@ -105,7 +118,7 @@ class DocumentCache:
     ) -> None:
         self._schema = schema
         self._suggestions = suggestions
-        self._rules = (*specified_rules, *extra_rules)
+        self._rules = (*specified_rules, UnstorableStringsRule, *extra_rules)
         self._maxsize = maxsize
         self._entries: OrderedDict[str, PreparedDocument] = OrderedDict()
         self.hits = 0
@@ -133,11 +146,25 @@ class DocumentCache:
             document = parse(query, max_tokens=MAX_TOKENS)
         except GraphQLError as error:
             return PreparedDocument(None, [error])
-        empty = empty_selection_set(document)
-        if empty is not None:
-            return PreparedDocument(None, [empty])
-        errors = validate(self._schema, document, self._rules)
+        too_large = oversized_selection(document)
+        if too_large is not None:
+            return PreparedDocument(None, [too_large])
+        try:
+            errors = validate(self._schema, document, self._rules)
+        except Exception:
+            # A rule that fails on a hostile document must not become a 500 (issue 14).
+            log.exception("a validation rule failed")
+            return PreparedDocument(
+                None,
+                [
+                    GraphQLError(
+                        "This document could not be validated.",
+                        extensions={"code": ErrorCode.GRAPHQL_VALIDATION_FAILED.value},
+                    )
+                ],
+            )
         if errors:
+            errors = [_coded_abort(error) for error in errors]
             if not self._suggestions:
                 errors = [without_suggestions(error) for error in errors]
             return PreparedDocument(None, list(errors))
@@ -148,25 +175,3 @@ class DocumentCache:
         }
         digest = hashlib.sha256(query.encode()).hexdigest()
         return PreparedDocument(document, [], operations, digest=digest)
-
-
-class _EmptySelectionSet(Visitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.found: SelectionSetNode | None = None
-
-    def enter_selection_set(self, node: SelectionSetNode, *_: object) -> object:
-        if not node.selections:
-            self.found = node
-            return BREAK
-        return None
-
-
-def empty_selection_set(document: DocumentNode) -> GraphQLError | None:
-    """graphql-core parses `{}`, which the GraphQL grammar forbids (`Selection+`) and which
-    crashes the depth rule: refused as the syntax error graphql-js reports."""
-    visitor = _EmptySelectionSet()
-    visit(document, visitor)
-    if visitor.found is None:
-        return None
-    return GraphQLError("Syntax Error: Expected Name, found '}'.", nodes=[visitor.found])

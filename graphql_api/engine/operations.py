@@ -24,6 +24,7 @@ from graphql_api.engine import Engine, InfoFactory, Meter
 from graphql_api.engine.cache_plan import CachePlanner
 from graphql_api.engine.cost import CostModel, returned_objects
 from graphql_api.engine.documents import DocumentCache, PreparedDocument
+from graphql_api.engine.input_rules import unstorable_variable
 from graphql_api.engine.response_cache import Outcome, ResponseCache
 from graphql_api.engine.rules import (
     MAX_ALIASES,
@@ -199,6 +200,11 @@ class Operations:
                 else "Must provide operation name if query contains multiple operations."
             )
             raise RequestError([GraphQLError(message)], RequestError.UNKNOWN_OPERATION)
+        if variables and isinstance(variables, Mapping):
+            # Strings PostgreSQL cannot hold, in any variable of any operation (issue 14).
+            unstorable = unstorable_variable(variables)
+            if unstorable is not None:
+                raise RequestError([unstorable])
         cost = prepared.cost_plan(self.costs, operation_name).cost(variables)
         if cost > self.limits.max_cost:
             raise RequestError([too_complex(cost, self.limits.max_cost)], RequestError.TOO_COMPLEX)

@@ -11,7 +11,7 @@ from typing import Any
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from graphql_api.core.auth.api_keys import LastUseFlusher
 from graphql_api.core.auth.authenticate import PrincipalCache, authenticate
@@ -21,6 +21,7 @@ from graphql_api.core.cache_hints import Scope as CacheScope
 from graphql_api.core.changes import DATA_CHANGED, connect, shared_generation, shared_tags
 from graphql_api.core.config import Environment, Settings
 from graphql_api.core.db.engine import Database
+from graphql_api.core.db.liveness import replace_closed_connections
 from graphql_api.core.db.queries.briefings import warm_glossary
 from graphql_api.core.events import SESSION_REVOKED
 from graphql_api.core.pagination import DEFAULT_PAGE_SIZE
@@ -28,7 +29,7 @@ from graphql_api.core.ratelimit import Budgets, RateLimiter, Throttle
 from graphql_api.core.tagged import SharedCheck
 from graphql_api.engine.operations import Admit, Limits
 from graphql_api.engine.response_cache import CacheRules, ResponseCache, SecondLevel
-from graphql_api.face import graphiql, health, health_detail, observe
+from graphql_api.face import graphiql, health, health_detail, observe, transport
 from graphql_api.face.graphql_view import GraphQLView
 from graphql_api.face.metrics import metrics_endpoint
 from graphql_api.face.persisted import PersistedDocuments
@@ -68,14 +69,18 @@ class ApiApp(Starlette):
     send wrappers per request. Everything else (health, WebSocket, lifespan) is Starlette's.
     """
 
-    def __init__(self, graphql: GraphQLView, **kwargs: Any) -> None:
+    def __init__(
+        self, graphql: GraphQLView, graphql_http: ASGIApp | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.graphql = graphql
+        # The view inside the transport layers that are on (face/transport.py).
+        self.graphql_http = graphql_http or graphql
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == "/graphql" and not scope.get("root_path"):
             scope["app"] = self
-            await self.graphql(scope, receive, send)
+            await self.graphql_http(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
 
@@ -178,7 +183,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # Users' current role and is_active, per process, for a few seconds (see authenticate).
         app.state.principal_cache = PrincipalCache()
         app.state.db = Database(settings)
-        app.state.redis = Redis.from_url(redis_url, health_check_interval=30)
+        replace_closed_connections(*app.state.db.engines())  # after a PostgreSQL restart
+        # Short socket timeouts: a frozen Redis fails a call quickly instead of hanging it
+        # (issue 14); callers fall back or answer SERVICE_UNAVAILABLE.
+        app.state.redis = Redis.from_url(
+            redis_url,
+            health_check_interval=30,
+            socket_timeout=settings.redis_timeout_seconds,
+            socket_connect_timeout=settings.redis_timeout_seconds,
+        )
         # Events after commit; every committed change moves the shared data generation and
         # is announced, whether or not this instance caches: others may (core/changes.py).
         connect(app.state.db, app.state.redis)
@@ -249,6 +262,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     application = ApiApp(
         view,
+        transport.wrap_graphql(view, settings),
+        middleware=transport.middleware(settings),
+        exception_handlers=transport.EXCEPTION_HANDLERS,
         routes=[
             Route("/graphql", view, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", view),

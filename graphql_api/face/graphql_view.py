@@ -33,13 +33,23 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from graphql_api.core.auth.principal import ANONYMOUS, Principal
 from graphql_api.core.db.engine import statement_counter
-from graphql_api.core.errors import INTERNAL_MESSAGE, ErrorCode, Unauthenticated, classify
+from graphql_api.core.errors import (
+    INTERNAL_MESSAGE,
+    RETRY_AFTER_SECONDS,
+    UNAVAILABLE_MESSAGE,
+    ErrorCode,
+    Unauthenticated,
+    classify,
+    dependency_unavailable,
+    unavailable_extensions,
+)
 from graphql_api.core.ratelimit import rate_limit_headers
 from graphql_api.engine import NotExecuted
 from graphql_api.engine.operations import Limits, Prepared, RateLimited, RequestError
 from graphql_api.face import graphiql, http_cache
 from graphql_api.face.persisted import PersistedQueryError
 from graphql_api.face.strawberry_engine import EngineSchema
+from graphql_api.face.transport import BodyTooLarge
 from graphql_api.face.websocket import TransportWSHandler
 from loaders.lazy import create_lazy_loaders
 from schema.context import Context
@@ -117,6 +127,11 @@ class ConnectionContext(Context):
     connection_params: dict[str, Any] | None = None
 
 
+def _unavailable(error: dict[str, Any]) -> bool:
+    extensions = error.get("extensions") or {}
+    return bool(extensions.get("code") == ErrorCode.SERVICE_UNAVAILABLE.value)
+
+
 class BadRequest(Exception):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
@@ -167,6 +182,8 @@ class GraphQLView(GraphQL[Context, None]):
                 response.headers["allow"] = "GET, POST"
         except PersistedQueryError as exc:
             response = Response(_error_body(exc.message, exc.code), exc.status, media_type=media)
+        except BodyTooLarge:
+            raise  # answered 413 by the transport layer around the view
         except Unauthenticated as exc:
             # A credential was presented and is bad: refuse the request rather than run it
             # as anonymous (issue 4).
@@ -176,14 +193,29 @@ class GraphQLView(GraphQL[Context, None]):
                 media_type=media,
                 headers={"www-authenticate": 'Bearer error="invalid_token"'},
             )
-        except Exception:
+        except Exception as exc:
             # The view answers every outcome itself (the app hands it /graphql directly).
-            log.exception("unhandled error serving %s /graphql", request.method)
-            response = Response(
-                _error_body(INTERNAL_MESSAGE, ErrorCode.INTERNAL_SERVER_ERROR.value),
-                500,
-                media_type=media,
-            )
+            if dependency_unavailable(exc):
+                # PostgreSQL or Redis failed before the operation ran (authentication,
+                # persisted documents): the client may retry (issue 14).
+                log.warning(
+                    "dependency unavailable serving %s /graphql: %s",
+                    request.method,
+                    type(exc).__name__,
+                )
+                response = Response(
+                    _error_body(UNAVAILABLE_MESSAGE, ErrorCode.SERVICE_UNAVAILABLE.value),
+                    503,
+                    media_type=media,
+                    headers={"retry-after": str(RETRY_AFTER_SECONDS)},
+                )
+            else:
+                log.exception("unhandled error serving %s /graphql", request.method)
+                response = Response(
+                    _error_body(INTERNAL_MESSAGE, ErrorCode.INTERNAL_SERVER_ERROR.value),
+                    500,
+                    media_type=media,
+                )
         finally:
             statement_counter.reset(token)
         if request.app.state.settings.expose_sql_count:
@@ -299,11 +331,16 @@ class GraphQLView(GraphQL[Context, None]):
         self, result: ExecutionResult, response: Response | None = None, *, executed: bool = True
     ) -> Response:
         body: dict[str, Any] = {}
+        response = response or Response(media_type=_JSON)
         if result.errors:
-            body["errors"] = [classify(error).formatted for error in result.errors]
+            errors = body["errors"] = [classify(error).formatted for error in result.errors]
+            if any(_unavailable(error) for error in errors):
+                # A dependency failed: retry later; 503 when nothing could be answered.
+                response.headers["retry-after"] = str(RETRY_AFTER_SECONDS)
+                if result.data is None:
+                    response.status_code = 503
         if executed:
             body["data"] = result.data
-        response = response or Response(media_type=_JSON)
         if result.extensions:
             body["extensions"] = result.extensions
             cost = result.extensions.get("cost")
@@ -377,6 +414,13 @@ class GraphQLView(GraphQL[Context, None]):
         except Unauthenticated as exc:
             raise ConnectionRejectionError(
                 {"message": exc.message, "extensions": {"code": ErrorCode.UNAUTHENTICATED.value}}
+            ) from None
+        except Exception as exc:
+            if not dependency_unavailable(exc):
+                raise
+            log.warning("dependency unavailable authenticating a WebSocket connection")
+            raise ConnectionRejectionError(
+                {"message": UNAVAILABLE_MESSAGE, "extensions": unavailable_extensions()}
             ) from None
         context.principal = principal
         no_payload: UnsetType = UNSET  # a plain `connection_ack`

@@ -45,6 +45,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from graphql_api.core.auth.principal import Principal
+from graphql_api.core.cooldown import cooldown_of
 from graphql_api.core.db.engine import Database
 from graphql_api.core.db.queries.api_keys import api_key_by_prefix
 from graphql_api.core.db.writes.api_keys import record_last_used
@@ -125,11 +126,18 @@ def cache_key(key_hash: str) -> str:
 
 
 async def _cached(redis: Redis, key_hash: str) -> _Validated | None:
+    cooldown = cooldown_of(redis)
+    if cooldown.active:
+        return None  # Redis failed a moment ago: straight to the database (issue 14)
     try:
         data = await redis.get(cache_key(key_hash))
         return None if data is None else _Validated.loads(data)
-    except (RedisError, ValueError, TypeError):
+    except RedisError:
+        cooldown.failed()
         log.warning("api key cache unavailable; validating against the database")
+        return None
+    except (ValueError, TypeError):
+        log.warning("api key cache entry unreadable; validating against the database")
         return None
 
 
@@ -162,7 +170,8 @@ async def authenticate_api_key(*, db: Database, redis: Redis, raw_key: str) -> P
     if entry is None:
         entry = await _lookup(db, prefix=prefix, key_hash=key_hash)
     valid = not entry.revoked and entry.expires_at > now
-    if fresh or valid:
+    cooldown = cooldown_of(redis)
+    if (fresh or valid) and not cooldown.active:
         try:
             # One round trip: cache what was read (a revoked or expired key too, so a
             # client retrying with it does not cost a query each time) and note the use.
@@ -174,6 +183,7 @@ async def authenticate_api_key(*, db: Database, redis: Redis, raw_key: str) -> P
                 await pipe.execute()
         except RedisError:
             # The answer stands; only the cache fill and this use's timestamp are lost.
+            cooldown.failed()
             log.warning("could not record api key use", extra={"api_key_id": entry.id})
     if not valid:
         raise Unauthenticated(INVALID_KEY_MESSAGE)

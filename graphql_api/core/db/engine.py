@@ -98,7 +98,17 @@ def _engine(url: str, settings: Settings, *, read_only: bool = False) -> AsyncEn
     # No pre-ping: it costs a round trip per checkout; a dead connection raises a
     # disconnect error instead, which invalidates the pool, and recycling bounds its age.
     options: dict[str, Any] = {}
-    connect_args: dict[str, Any] = {"server_settings": {"application_name": "graphql-api"}}
+    # Writes get their own, longer statement_timeout; every statement also has a client-side
+    # timeout a little past it (a frozen server cannot enforce its own), and connecting and
+    # waiting for a pooled connection are bounded (issue 14).
+    connect_args: dict[str, Any] = {
+        "server_settings": {
+            "application_name": "graphql-api",
+            "statement_timeout": str(settings.write_statement_timeout_ms),
+        },
+        "command_timeout": settings.write_statement_timeout_ms / 1000 + 1,
+        "timeout": settings.db_connect_timeout_seconds,
+    }
     if read_only:
         # Reads run in autocommit: no BEGIN/ROLLBACK round trips around each statement,
         # and no reset on return because no transaction is ever left open.
@@ -106,12 +116,14 @@ def _engine(url: str, settings: Settings, *, read_only: bool = False) -> AsyncEn
         connect_args = {
             "server_settings": read_settings(settings.statement_timeout_ms),
             "command_timeout": settings.statement_timeout_ms / 1000 + 1,
+            "timeout": settings.db_connect_timeout_seconds,
         }
     engine = create_async_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_recycle=1800,
+        pool_timeout=settings.db_pool_timeout_seconds,
         connect_args=connect_args,
         **options,
     )
@@ -137,6 +149,7 @@ class Database:
             pool_size=settings.db_pool_size,
             slow_query_ms=settings.slow_query_ms,
             statement_timeout_ms=settings.statement_timeout_ms,
+            connect_timeout_seconds=settings.db_connect_timeout_seconds,
         )
         # Set by the app once Redis is up; None publishes nothing (CLI, seed).
         self.publisher: Publisher | None = None

@@ -251,9 +251,16 @@ class RowReader:
     """The asyncpg pool of the lean read path, opened on first use."""
 
     def __init__(
-        self, url: str, *, pool_size: int, slow_query_ms: int, statement_timeout_ms: int
+        self,
+        url: str,
+        *,
+        pool_size: int,
+        slow_query_ms: int,
+        statement_timeout_ms: int,
+        connect_timeout_seconds: float = 60.0,
     ) -> None:
         self._dsn = asyncpg_dsn(url)
+        self._connect_timeout_s = connect_timeout_seconds
         self._pool_size = pool_size
         self._slow_s = slow_query_ms / 1000
         self._statement_timeout_ms = statement_timeout_ms
@@ -279,6 +286,8 @@ class RowReader:
                     # A server that stops answering (a partition) raises here, after the
                     # server-side timeout would have: never an endless wait.
                     command_timeout=self._statement_timeout_ms / 1000 + 1,
+                    # Connecting to a server that does not answer is bounded too (issue 14).
+                    timeout=self._connect_timeout_s,
                 )
             return self._pool
 
