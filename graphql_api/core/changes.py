@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from graphql_api.core.cooldown import cooldown_of
 from graphql_api.core.events import Publisher, redis_publisher
 from graphql_api.core.tags import EVERYTHING
 
@@ -140,11 +141,19 @@ def shared_generation(redis: Redis) -> SharedGeneration:
     """Reads the shared generation; None when Redis cannot say (callers must not trust a
     cached value then)."""
 
+    cooldown = cooldown_of(redis)
+
     async def read() -> int | None:
+        # A frozen Redis must not cost every request its socket timeout: after a failure,
+        # caches are bypassed for a few seconds without asking (core/cooldown.py).
+        if cooldown.active:
+            return None
         try:
             raw = await redis.get(SHARED_KEY)
         except RedisError:
+            cooldown.failed()
             return None
+        cooldown.succeeded()
         return int(raw) if raw is not None else 0
 
     return read
@@ -153,10 +162,15 @@ def shared_generation(redis: Redis) -> SharedGeneration:
 def shared_tags(redis: Redis) -> SharedTags:
     """Reads the shared generations of tags; None when Redis cannot say."""
 
+    cooldown = cooldown_of(redis)
+
     async def read(tags: Sequence[str]) -> list[int] | None:
+        if cooldown.active:
+            return None
         try:
             raw = await redis.hmget(TAGS_KEY, list(tags))
         except RedisError:
+            cooldown.failed()
             return None
         return [int(value) if value is not None else 0 for value in raw]
 
