@@ -44,17 +44,25 @@ async def test_wrong_method_on_a_starlette_route_is_json_405(client: httpx.Async
     assert "GET" in response.headers["allow"]
 
 
-@pytest.mark.parametrize("accept", ["application/json", "text/html", "*/*"])
+MALFORMED = {
+    "query": "query ($s: String) { glossary(search: $s) { totalCount } }",
+    "variables": "{not json",
+}
+
+
+@pytest.mark.parametrize("accept", ["application/json", "*/*"])
 async def test_malformed_get_variables_are_json_400(client: httpx.AsyncClient, accept: str) -> None:
-    response = await client.get(
-        "/graphql",
-        params={
-            "query": "query ($s: String) { glossary(search: $s) { totalCount } }",
-            "variables": "{not json",
-        },
-        headers={"accept": accept},
-    )
+    response = await client.get("/graphql", params=MALFORMED, headers={"accept": accept})
     _coded(response, 400, "BAD_REQUEST")
+
+
+async def test_a_browser_gets_graphiql_to_fix_malformed_variables(
+    client: httpx.AsyncClient,
+) -> None:
+    """A browser opening a link gets GraphiQL with it (issue 15), bad variables included."""
+    response = await client.get("/graphql", params=MALFORMED, headers={"accept": "text/html"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
 
 
 # --- request body limit -------------------------------------------------------------------
