@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -70,17 +70,30 @@ class ApiApp(Starlette):
     """
 
     def __init__(
-        self, graphql: GraphQLView, graphql_http: ASGIApp | None = None, **kwargs: Any
+        self,
+        graphql: ASGIApp,
+        wrap: Callable[[ASGIApp], ASGIApp] | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        # The transport layers that are on (face/transport.py), around whatever serves
+        # /graphql: the view, or the view as observers wrapped it (face/observe.py).
+        self._wrap = wrap or (lambda app: app)
         self.graphql = graphql
-        # The view inside the transport layers that are on (face/transport.py).
-        self.graphql_http = graphql_http or graphql
+
+    @property
+    def graphql(self) -> ASGIApp:
+        return self._graphql
+
+    @graphql.setter
+    def graphql(self, app: ASGIApp) -> None:
+        self._graphql = app
+        self._graphql_http = self._wrap(app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == "/graphql" and not scope.get("root_path"):
             scope["app"] = self
-            await self.graphql_http(scope, receive, send)
+            await self._graphql_http(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
 
@@ -262,7 +275,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     application = ApiApp(
         view,
-        transport.wrap_graphql(view, settings),
+        lambda app: transport.wrap_graphql(app, settings),
         middleware=transport.middleware(settings),
         exception_handlers=transport.EXCEPTION_HANDLERS,
         routes=[
