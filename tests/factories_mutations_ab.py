@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphql_api.core.auth.principal import Principal
 from graphql_api.core.db.models import ApiKey, AuditLog, Base
-from graphql_api.core.events import CHANNEL_PREFIX
+from graphql_api.core.events import CHANNEL_PREFIX, SENT_AT
 from tests.graphql_client import gql
 
 _serial = itertools.count(1)
@@ -249,4 +249,7 @@ class EventListener:
                 if message is None:
                     return payloads
             assert message["channel"] == self.channel.encode()
-            payloads.append(orjson.loads(message["data"]))
+            payload = orjson.loads(message["data"])
+            # Every event carries its publication time (the brokers measure their lag).
+            assert isinstance(payload.pop(SENT_AT), float)
+            payloads.append(payload)

@@ -94,6 +94,10 @@ async def test_a_request_moves_the_counter_and_the_histogram(
     assert value(after, "graphql_api_query_cache_events_total", event="stores") >= 2
     assert value(after, "graphql_api_query_cache_rows") >= 1
     assert {"graphql_api_redis_ping_seconds", "graphql_api_subscriptions"} <= names(after)
+    # The broker's lag (events stamped with their publication time).
+    assert {"graphql_api_broker_lag_seconds_total", "graphql_api_broker_last_lag_seconds"} <= names(
+        after
+    )
     assert value(after, "graphql_api_broker_state", state="ok") == 1
     assert value(after, "graphql_api_websocket_connections") == 0
 

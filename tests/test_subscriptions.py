@@ -33,6 +33,7 @@ from graphql_api.core.events import (
     BRIEFING_PUBLISHED,
     CHANNEL_PREFIX,
     PORTFOLIO_UPDATED,
+    redis_publisher,
 )
 from graphql_api.core.ids import encode_id
 from graphql_api.face.app import create_app
@@ -615,6 +616,27 @@ async def test_broker_reads_redis_and_ignores_malformed_events(redis_url: str) -
         await client.aclose()
         await broker.stop()
     assert broker.state is BrokerState.STOPPED
+
+
+async def test_the_broker_measures_each_events_lag_and_hands_on_the_payload_alone(
+    redis_url: str,
+) -> None:
+    broker = Broker(redis_url)
+    await broker.start()
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        assert broker.lag_seconds is None
+        with broker.subscribe([BRIEFING_PUBLISHED]) as subscription:
+            await redis_publisher(client)(BRIEFING_PUBLISHED, {"id": 4})
+            event = await subscription.get(within=5)
+            assert event is not None
+            assert event.payload == {"id": 4}  # the publication time was taken off
+        assert broker.lag_seconds is not None
+        assert 0 <= broker.lag_seconds < 5
+        assert broker.lag_seconds_total >= broker.lag_seconds
+    finally:
+        await client.aclose()
+        await broker.stop()
 
 
 async def test_lazy_loaders_build_each_loader_on_first_use(settings: Settings) -> None:

@@ -210,6 +210,10 @@ class Broker:
         self._idle.set()
         self.events_received = 0
         self.reconnects = 0
+        # Seconds from an event's publication (its sender's clock) to its arrival here:
+        # the last one, and the sum over `events_received`, for an average over time.
+        self.lag_seconds: float | None = None
+        self.lag_seconds_total = 0.0
         # Process-level listeners (not subscribers): topic -> callbacks, e.g. revocations.
         self._listeners: dict[str, list[Callable[[dict[str, Any]], None]]] = {}
 
@@ -418,4 +422,9 @@ class Broker:
             if not isinstance(payload, dict):
                 log.warning("ignored an event that is not an object", extra={"topic": topic})
                 continue
+            sent_at = payload.pop(events.SENT_AT, None)
+            if isinstance(sent_at, int | float):
+                # Instances' clocks are assumed within milliseconds (NTP); never negative.
+                self.lag_seconds = max(0.0, time.time() - sent_at)
+                self.lag_seconds_total += self.lag_seconds
             self.dispatch(topic, payload)

@@ -9,6 +9,7 @@ from where every server instance fans them out to its own subscribers.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -41,8 +42,14 @@ def take_pending(session: AsyncSession) -> list[tuple[str, dict[str, Any]]]:
     return pending
 
 
+# Wall-clock time of publishing (seconds), added to every event on the wire and taken off
+# by the receiving broker, which measures the lag with it (core/broker.py).
+SENT_AT = "sentAt"
+
+
 def redis_publisher(redis: Redis) -> Publisher:
     async def publish(topic: str, payload: dict[str, Any]) -> None:
-        await redis.publish(CHANNEL_PREFIX + topic, orjson.dumps(payload))
+        stamped = {**payload, SENT_AT: time.time()}
+        await redis.publish(CHANNEL_PREFIX + topic, orjson.dumps(stamped))
 
     return publish

@@ -148,6 +148,9 @@ async def detail(request: Request) -> JSONResponse:
             "subscriptions": broker.subscription_count,
             "eventsReceived": broker.events_received,
             "reconnects": broker.reconnects,
+            "lastLagMs": None
+            if broker.lag_seconds is None
+            else round(broker.lag_seconds * 1000, 2),
         }
         checks_ok = checks_ok and broker.state.value == "ok"
     limiter = getattr(state, "rate_limiter", None)
@@ -165,3 +168,7 @@ async def detail(request: Request) -> JSONResponse:
     ready = checks_ok and migrations["upToDate"]
     body = {"status": "ok" if ready else "not_ready", **body}
     return JSONResponse(body, status_code=200 if ready else 503)
+
+
+def _milliseconds(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 2)

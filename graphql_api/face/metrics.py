@@ -14,6 +14,7 @@ operations without a name are "anonymous", names that no document defines "unkno
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import time
 from bisect import bisect_left
@@ -312,6 +313,17 @@ def _broker(broker: Any) -> Iterator[Metric]:
     )
     state.add_metric([broker.state.value], 1)
     yield state
+    yield CounterMetricFamily(
+        "graphql_api_broker_lag_seconds",
+        "Summed lag of the events received, publication (the sender's clock) to arrival; its "
+        "rate over graphql_api_broker_events_total's is the mean lag.",
+        value=broker.lag_seconds_total,
+    )
+    yield GaugeMetricFamily(
+        "graphql_api_broker_last_lag_seconds",
+        "Lag of the last event received, publication to arrival (NaN before the first).",
+        value=math.nan if broker.lag_seconds is None else broker.lag_seconds,
+    )
     yield CounterMetricFamily(
         "graphql_api_broker_events",
         "Events the broker received from Redis pub/sub.",
