@@ -7,8 +7,8 @@ Settings come from the environment, as for `graphql-api serve` (DATABASE_URL, RE
 JWT_SECRET, OTEL_*):
 
     LABEL=off python bench/inproc_cpu.py 100
-    LABEL=10pct OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 \
-      OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.1 \
+    LABEL=10pct OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 \\
+      OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.1 \\
       python bench/inproc_cpu.py 100
 
 Prints the best of five rounds of N x 8 concurrent requests (after 200 to warm up).
@@ -26,13 +26,30 @@ from typing import Any
 from graphql_api.core.config import Settings
 from graphql_api.face.app import create_app
 
-PAGE = "query AnnouncementsPage { announcements(first: 20) { edges { node { id title organization category status closesAt business { id name } } } pageInfo { hasNextPage endCursor } } }"
+PAGE = (
+    "query AnnouncementsPage { announcements(first: 20) { edges { node { id title "
+    "organization category status closesAt business { id name } } } "
+    "pageInfo { hasNextPage endCursor } } }"
+)
 BODY = json.dumps({"query": PAGE}).encode()
+SCOPE: dict[str, Any] = {
+    "type": "http",
+    "asgi": {"version": "3.0"},
+    "http_version": "1.1",
+    "method": "POST",
+    "scheme": "http",
+    "path": "/graphql",
+    "raw_path": b"/graphql",
+    "query_string": b"",
+    "root_path": "",
+    "headers": [(b"content-type", b"application/json"), (b"host", b"x")],
+    "client": ("127.0.0.1", 1),
+    "server": ("127.0.0.1", 80),
+}
 
 
-async def main(n: int) -> None:
-    settings = Settings.from_env()
-    app = create_app(settings)
+async def main(rounds: int) -> None:
+    app = create_app(Settings.from_env())
     async with app.router.lifespan_context(app):
 
         async def one() -> None:
@@ -44,41 +61,27 @@ async def main(n: int) -> None:
                     sent = True
                     return {"type": "http.request", "body": BODY, "more_body": False}
                 await asyncio.sleep(3600)
-                raise AssertionError("unreachable")
+                raise AssertionError("the app read past the body")
 
             out: list[dict[str, Any]] = []
 
             async def send(message: dict[str, Any]) -> None:
                 out.append(message)
 
-            scope = {
-                "type": "http",
-                "asgi": {"version": "3.0"},
-                "http_version": "1.1",
-                "method": "POST",
-                "scheme": "http",
-                "path": "/graphql",
-                "raw_path": b"/graphql",
-                "query_string": b"",
-                "root_path": "",
-                "headers": [(b"content-type", b"application/json"), (b"host", b"x")],
-                "client": ("127.0.0.1", 1),
-                "server": ("127.0.0.1", 80),
-                "state": {},
-            }
-            await app(scope, receive, send)
+            await app({**SCOPE, "state": {}}, receive, send)
             assert out[0]["status"] == 200, out
 
         for _ in range(200):
             await one()
-        best = None
+        best: float | None = None
         for _ in range(5):
-            t0 = time.process_time()
-            for _ in range(n):
+            start = time.process_time()
+            for _ in range(rounds):
                 await asyncio.gather(*(one() for _ in range(8)))
-            per = (time.process_time() - t0) / (n * 8) * 1e6
+            per = (time.process_time() - start) / (rounds * 8) * 1e6
             best = per if best is None else min(best, per)
         print(f"{os.environ.get('LABEL', '?')}: {best:.1f} us CPU/request (best of 5)")
 
 
-asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 200))
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 200))
