@@ -1,8 +1,9 @@
 """CPU per request of the announcements page through the whole ASGI app, in process.
 
-No sockets, no load generator, no other process on the CPU: the figure moves by a few
-percent between runs where HTTP benchmarks on this 2-core machine move by 15-40 %, so A/B
-questions about per-request overhead (tracing on/off, a wrapper) get an answer in seconds.
+No sockets, no load generator, no other process on the CPU: the figure still moves by up
+to ~10 % between runs on this 2-core machine (HTTP benchmarks: 15-40 %), so interleave the
+variants and repeat them; an A/B about per-request overhead (tracing on/off, a wrapper)
+then takes a minute.
 Settings come from the environment, as for `graphql-api serve` (DATABASE_URL, REDIS_URL,
 JWT_SECRET, OTEL_*):
 
