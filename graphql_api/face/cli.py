@@ -42,16 +42,22 @@ def _configure_logging(settings: Settings, *, server: bool = False) -> bool:
 
     The server decides by LOG_FORMAT and whether stderr is a terminal; the other commands
     are run by people, so they write JSON only when LOG_FORMAT=json says so."""
+    global _json_logs
     json = wants_json(settings.log_format, sys.stderr) if server else settings.log_format == "json"
     configure_logging(settings.log_level, json=json, console=not json)
     quiet_start_up()
+    _json_logs = json
     return json
 
 
-def _say(message: str, *, json: bool) -> None:
-    """A message for the person starting the server; a log record when logs are JSON (a
-    collector must get one object per line)."""
-    if json:
+# Whether this command's logs are JSON (set by _configure_logging): then what it tells the
+# person running it goes out as log records too, one object per line for collectors.
+_json_logs = False
+
+
+def _say(message: str, *, json: bool | None = None) -> None:
+    """A message for the person running the command; a log record when logs are JSON."""
+    if _json_logs if json is None else json:
         log.info(message)
     else:
         click.echo(message, err=True)
@@ -70,7 +76,7 @@ def _services(settings: Settings) -> Iterator[Settings]:
         return
     from graphql_api.devtools.embedded import EmbeddedError, embedded_services
 
-    click.echo(f"Starting embedded PostgreSQL and Redis in {settings.home.resolve()} ...", err=True)
+    _say(f"Starting embedded PostgreSQL and Redis in {settings.home.resolve()} ...")
     try:
         with embedded_services(settings.home) as services:
             yield dataclasses.replace(
@@ -95,7 +101,7 @@ async def _prepare(settings: Settings, *, seed_if_empty: bool) -> None:
     engine = create_async_engine(settings.database_url)
     try:
         if not await is_seeded(engine):
-            click.echo("Seeding demo data (first start) ...", err=True)
+            _say("Seeding demo data (first start) ...")
             # Another replica starting at the same moment may win the race; that is fine.
             with contextlib.suppress(AlreadySeededError):
                 await seed_demo(engine, scale=1, seed=42, progress=False)
