@@ -10,7 +10,7 @@ last checked, the entry's tags (one HMGET): good only if none moved after it was
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
@@ -127,11 +127,20 @@ class SharedCheck:
         say); when it is, it is not asked again until something is written somewhere."""
         if entry.checked_at == shared:
             return True
-        if self.tags is not None:
-            generations = await self.tags([EVERYTHING, *entry.tags])
-            if generations is None:
-                return None
-            if any(generation > entry.read_at for generation in generations):
-                return False
+        moved = await self.moved(entry.tags, entry.read_at)
+        if moved is None:
+            return None
+        if moved:
+            return False
         entry.checked_at = shared
         return True
+
+    async def moved(self, tags: Iterable[str], read_at: int) -> bool | None:
+        """Whether a write anywhere moved any of `tags` (or everything) after shared
+        generation `read_at`; None when Redis cannot say."""
+        if self.tags is None:
+            return False
+        generations = await self.tags([EVERYTHING, *tags])
+        if generations is None:
+            return None
+        return any(generation > read_at for generation in generations)

@@ -287,18 +287,9 @@ class ResponseCache:
             self.misses += 1
         # A write here that moved what the run read, after it started: not stored.
         if max_age > 0 and not self._changes.moved_since(tags, local):
-            held = Entry(
-                data={},
-                actual_cost=actual,
-                tags=frozenset(tags),
-                read_at=read_at,
-                checked_at=shared,
-                size=0,
-                expires_at=time.monotonic() + max_age,
-            )
-            stored_here = self._store(key, result, held)
-            if stored_here is not None and status == MISS:
-                await self._second_put(key, stored_here, held, max_age)
+            kept = self._store(key, result, actual, frozenset(tags), read_at, shared, max_age)
+            if kept is not None and status == MISS:
+                await self._second_put(key, *kept, max_age)
         return Served(result, actual, status)
 
     # --- the second level -----------------------------------------------------------------
@@ -332,9 +323,8 @@ class ResponseCache:
             return None
         read_at: int = stored["readAt"]
         tags: set[str] = set(stored["tags"])
-        probe = Entry({}, None, frozenset(tags), read_at, read_at, 0, 0.0)
-        if not await self._shared.unmoved(probe, shared):
-            return None
+        if read_at != shared and await self._shared.moved(tags, read_at) is not False:
+            return None  # written since (or Redis cannot say): run the query
         return (ExecutionResult(stored["data"]), stored["cost"]), left, read_at, tags
 
     async def _second_put(self, key: Key, data: bytes, entry: Entry, max_age: float) -> None:
@@ -354,15 +344,24 @@ class ResponseCache:
             return
         self.second_level_stores += 1
 
-    def _store(self, key: Key, result: ExecutionResult, held: Entry) -> bytes | None:
-        """Keep a clean answer in this level; returns its encoding (None: not kept)."""
+    def _store(
+        self,
+        key: Key,
+        result: ExecutionResult,
+        actual: int | None,
+        tags: frozenset[str],
+        read_at: int,
+        shared: int,
+        max_age: float,
+    ) -> tuple[bytes, Entry] | None:
+        """Keep a clean answer in this level: its encoding and entry (None: not kept)."""
         # Errors may be passing (a timeout, a failed connection): only clean answers stay.
         if result.errors or result.data is None:
             return None
         encoded = orjson.dumps(result.data)
-        held.data = result.data
-        held.size = len(encoded)
-        if not self._entries.put(key, held):
+        expires_at = time.monotonic() + max_age
+        entry = Entry(result.data, actual, tags, read_at, shared, len(encoded), expires_at)
+        if not self._entries.put(key, entry):
             return None
         self.stores += 1
-        return encoded
+        return encoded, entry

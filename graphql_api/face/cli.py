@@ -37,8 +37,8 @@ def _settings() -> Settings:
         raise click.ClickException(f"configuration error: {exc}") from None
 
 
-def _configure_logging(settings: Settings, *, server: bool = False) -> bool:
-    """Readable lines for a person, JSON for a collector; returns whether JSON.
+def _configure_logging(settings: Settings, *, server: bool = False) -> None:
+    """Readable lines for a person, JSON for a collector.
 
     The server decides by LOG_FORMAT and whether stderr is a terminal; the other commands
     are run by people, so they write JSON only when LOG_FORMAT=json says so."""
@@ -47,7 +47,6 @@ def _configure_logging(settings: Settings, *, server: bool = False) -> bool:
     configure_logging(settings.log_level, json=json, console=not json)
     quiet_start_up()
     _json_logs = json
-    return json
 
 
 # Whether this command's logs are JSON (set by _configure_logging): then what it tells the
@@ -55,9 +54,9 @@ def _configure_logging(settings: Settings, *, server: bool = False) -> bool:
 _json_logs = False
 
 
-def _say(message: str, *, json: bool | None = None) -> None:
+def _say(message: str) -> None:
     """A message for the person running the command; a log record when logs are JSON."""
-    if _json_logs if json is None else json:
+    if _json_logs:
         log.info(message)
     else:
         click.echo(message, err=True)
@@ -136,7 +135,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     from graphql_api.face.app import create_app
 
     settings = _settings()
-    json = _configure_logging(settings, server=True)
+    _configure_logging(settings, server=True)
     host = host or settings.host
     port = port or settings.port
     workers = workers or settings.workers
@@ -145,12 +144,12 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         home = settings.home.resolve() if settings.embedded else None
         ready = _ready_block(host, port, home, _demo_accounts(live))
         if workers > 1:
-            _say(ready, json=json)
+            _say(ready)
             _serve_workers(live, host, port, workers)
             return
         app = create_app(dataclasses.replace(live, auto_migrate=False))
         config = uvicorn.Config(app, host=host, port=port, **_UVICORN_OPTIONS)
-        _run_announcing(config, ready, json=json)
+        _run_announcing(config, ready)
 
 
 @main.command()
@@ -292,7 +291,7 @@ def _ready_block(host: str, port: int, home: Path | None, accounts: list[tuple[s
     return "\n".join(lines)
 
 
-def _run_announcing(config: Any, ready: str, *, json: bool) -> None:
+def _run_announcing(config: Any, ready: str) -> None:
     """uvicorn's server, printing the ready block once it listens (not before the bind)."""
     import uvicorn
 
@@ -300,7 +299,7 @@ def _run_announcing(config: Any, ready: str, *, json: bool) -> None:
         async def startup(self, sockets: Any = None) -> None:
             await super().startup(sockets)
             if self.started:
-                _say(ready, json=json)
+                _say(ready)
 
     AnnouncingServer(config).run()
 

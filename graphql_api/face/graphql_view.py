@@ -84,20 +84,25 @@ def media_type_for(accept: str | None) -> str:
     return _JSON
 
 
+# The request parameters and the JSON type each must have when present.
+_PARAMETER_TYPES: tuple[tuple[str, type, str], ...] = (
+    ("query", str, "a string"),
+    ("variables", dict, "an object"),
+    ("operationName", str, "a string"),
+    ("extensions", dict, "an object"),
+)
+
+
 def _parameters(payload: dict[str, Any]) -> tuple[object, Any, Any, Any]:
     """query, variables, operationName, extensions, each of its JSON type or absent."""
+    for name, kind, described in _PARAMETER_TYPES:
+        value = payload.get(name)
+        if value is not None and not isinstance(value, kind):
+            raise BadRequest(f"`{name}` must be {described}.")
     query = payload.get("query")
-    if query is not None and not isinstance(query, str):
-        raise BadRequest("`query` must be a string.")
     variables = payload.get("variables")
-    if variables is not None and not isinstance(variables, dict):
-        raise BadRequest("`variables` must be an object.")
     operation_name = payload.get("operationName")
-    if operation_name is not None and not isinstance(operation_name, str):
-        raise BadRequest("`operationName` must be a string.")
     extensions = payload.get("extensions")
-    if extensions is not None and not isinstance(extensions, dict):
-        raise BadRequest("`extensions` must be an object.")
     return query, variables or None, operation_name or None, extensions
 
 
