@@ -25,6 +25,14 @@ class ServerSpan:
         self.tracer = tracer
         # traceparent, tracestate, baggage (whatever OTEL_PROPAGATORS configured).
         self._fields = frozenset(f.encode() for f in propagate.get_global_textmap().fields)
+        # The context of an unsampled request without a caller's context, less its span:
+        # made once, so such a request attaches one context instead of two.
+        token = context.attach(context.Context())
+        try:
+            with suppress_instrumentation():
+                self._suppressed = context.get_current()
+        finally:
+            context.detach(token)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -38,13 +46,24 @@ class ServerSpan:
         parent = propagate.extract(carrier) if carrier else None
         method = scope["method"]
         span = self.tracer.start_span(f"{method} {scope['path']}", parent, SpanKind.SERVER)
+        if span.is_recording():
+            token = context.attach(set_span_in_context(span, parent))
+            try:
+                await self._recorded(span, scope, receive, send)
+            finally:
+                context.detach(token)
+            return
+        if parent is None:
+            token = context.attach(set_span_in_context(span, self._suppressed))
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                context.detach(token)
+            return
         token = context.attach(set_span_in_context(span, parent))
         try:
-            if not span.is_recording():
-                with suppress_instrumentation():
-                    await self.app(scope, receive, send)
-                return
-            await self._recorded(span, scope, receive, send)
+            with suppress_instrumentation():
+                await self.app(scope, receive, send)
         finally:
             context.detach(token)
 

@@ -22,9 +22,13 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.instrumentation.utils import unwrap
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Tracer
+
+from graphql_api.core.telemetry import spans
+from graphql_api.core.telemetry.spans import HashedResource
 
 TRACER_NAME = "graphql_api"
 
@@ -43,14 +47,17 @@ def provider() -> TracerProvider:
         current = trace.get_tracer_provider()
         if isinstance(current, TracerProvider):
             return current
-        built = TracerProvider()
+        # The SDK's resource (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES), hashed once.
+        resource = Resource.create()
+        built = TracerProvider(resource=HashedResource(resource.attributes, resource.schema_url))
         built.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         trace.set_tracer_provider(built)
         return built
 
 
 def tracer(tracer_provider: TracerProvider) -> Tracer:
-    return tracer_provider.get_tracer(TRACER_NAME)
+    """Our spans' tracer (spans.py: cheaper spans for the same SDK pipeline)."""
+    return spans.TracerProvider(tracer_provider).get_tracer(TRACER_NAME)
 
 
 def instrument(tracer_provider: TracerProvider) -> None:
@@ -60,8 +67,9 @@ def instrument(tracer_provider: TracerProvider) -> None:
         _users += 1
         if _users > 1:
             return
-        AsyncPGInstrumentor().instrument(tracer_provider=tracer_provider)  # type: ignore[no-untyped-call]
-        RedisInstrumentor().instrument(tracer_provider=tracer_provider)
+        lean = spans.TracerProvider(tracer_provider)
+        AsyncPGInstrumentor().instrument(tracer_provider=lean)  # type: ignore[no-untyped-call]
+        RedisInstrumentor().instrument(tracer_provider=lean)
         _wrap_loader_batches(tracer(tracer_provider))
 
 
@@ -79,7 +87,7 @@ def uninstrument() -> None:
         unwrap(aiodataloader, "dispatch_queue_batch")
 
 
-def _wrap_loader_batches(spans: Tracer) -> None:
+def _wrap_loader_batches(batches: Tracer) -> None:
     """A span per DataLoader batch, named after the loader class.
 
     aiodataloader looks `dispatch_queue_batch` up as a module global when it dispatches, so
@@ -98,7 +106,7 @@ def _wrap_loader_batches(spans: Tracer) -> None:
         if not trace.get_current_span().is_recording():  # an unsampled request
             await wrapped(*args, **kwargs)
             return
-        with spans.start_as_current_span(
+        with batches.start_as_current_span(
             f"dataloader {type(loader).__name__}",
             attributes={"dataloader.name": type(loader).__name__, "dataloader.keys": len(queue)},
         ):

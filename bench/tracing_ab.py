@@ -1,0 +1,108 @@
+"""Tracing's cost at several sampling ratios in one process, rounds interleaved (issue 13).
+
+Separate processes differ by more than the effect measured (bench/inproc_cpu.py: up to
+~10 % between runs), so this builds one app with tracing on, exporting over OTLP/HTTP like
+`graphql-api serve` does (run `bench/otlp_sink.py` or a collector at the endpoint), and
+switches the sampler's ratio between rounds: every ratio sees the same process, heap and
+machine weather. Tracing off (no OTEL_* at all) is a different process: compare it with
+bench/inproc_cpu.py, interleaved.
+
+    python bench/otlp_sink.py --port 4318 &
+    OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 python bench/tracing_ab.py 100 0 0.1 1
+
+Prints, per ratio, the best and the median CPU microseconds per announcements page over the
+rounds (default 8 rounds of N x 8 concurrent requests per ratio).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import sys
+from collections.abc import Sequence
+
+from inproc_cpu import cpu_per_request, one
+from opentelemetry import context, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import (
+    ParentBased,
+    Sampler,
+    SamplingResult,
+    TraceIdRatioBased,
+)
+from opentelemetry.trace import Link, SpanKind, TraceState
+from opentelemetry.util.types import Attributes
+
+from graphql_api.core.config import Settings
+from graphql_api.core.telemetry.spans import HashedResource
+from graphql_api.face.app import create_app
+
+
+class Switch(Sampler):
+    """parentbased_traceidratio whose ratio the benchmark sets between rounds."""
+
+    def __init__(self) -> None:
+        self.current: Sampler = ParentBased(TraceIdRatioBased(0.0))
+
+    def set(self, ratio: float) -> None:
+        self.current = ParentBased(TraceIdRatioBased(ratio))
+
+    def should_sample(
+        self,
+        parent_context: context.Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        return self.current.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+    def get_description(self) -> str:
+        return "Switch"
+
+
+async def main(rounds: int, ratios: list[float], repeats: int) -> None:
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    switch = Switch()
+    resource = Resource.create()
+    provider = TracerProvider(
+        sampler=switch, resource=HashedResource(resource.attributes, resource.schema_url)
+    )
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    # The app takes the SDK provider already set, as under `opentelemetry-instrument`.
+    trace.set_tracer_provider(provider)
+    settings = Settings.from_env()
+    assert settings.tracing, "set OTEL_EXPORTER_OTLP_ENDPOINT"
+    app = create_app(settings)
+    figures: dict[float, list[float]] = {ratio: [] for ratio in ratios}
+    async with app.router.lifespan_context(app):
+        for _ in range(200):
+            await one(app)
+        for _ in range(repeats):
+            for ratio in ratios:
+                switch.set(ratio)
+                figures[ratio].append(await cpu_per_request(app, rounds))
+    provider.shutdown()
+    base = min(figures[ratios[0]])
+    for ratio, values in figures.items():
+        best = min(values)
+        print(
+            f"ratio {ratio:g}: best {best:.1f} us CPU/request, median "
+            f"{statistics.median(values):.1f} ({(best / base - 1) * 100:+.1f} % on the best "
+            f"against ratio {ratios[0]:g})"
+        )
+
+
+if __name__ == "__main__":
+    arguments = sys.argv[1:]
+    count = int(arguments[0]) if arguments else 100
+    chosen = [float(a) for a in arguments[1:]] or [0.0, 0.1, 1.0]
+    asyncio.run(main(count, chosen, int(os.environ.get("REPEATS", "8"))))
