@@ -70,6 +70,8 @@ class RecordedSpan(trace_api.Span, ReadableSpan):
         attributes: types.Attributes,
         links: Sequence[Link] | None,
         start_time: int | None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
     ) -> None:
         # No ReadableSpan.__init__: it would build a Resource when given none.
         self._tracer = tracer
@@ -86,8 +88,10 @@ class RecordedSpan(trace_api.Span, ReadableSpan):
         self._instrumentation_scope = tracer.scope
         self._instrumentation_info = None
         self._status = _UNSET
-        self._start_time = start_time or time_ns()
+        self._start_time = time_ns() if start_time is None else start_time
         self._end_time: int | None = None
+        self._record_exception = record_exception
+        self._set_status_on_exception = set_status_on_exception
 
     def get_span_context(self) -> SpanContext:
         return cast(SpanContext, self._context)  # ReadableSpan's type allows None; ours never
@@ -109,7 +113,8 @@ class RecordedSpan(trace_api.Span, ReadableSpan):
         self, name: str, attributes: types.Attributes = None, timestamp: int | None = None
     ) -> None:
         if self._end_time is None:
-            self._events.append(Event(name, dict(attributes or {}), timestamp or time_ns()))
+            when = time_ns() if timestamp is None else timestamp
+            self._events.append(Event(name, dict(attributes or {}), when))
 
     def add_link(self, context: SpanContext, attributes: types.Attributes = None) -> None:
         if self._end_time is None and context.is_valid:
@@ -149,8 +154,22 @@ class RecordedSpan(trace_api.Span, ReadableSpan):
     def end(self, end_time: int | None = None) -> None:
         if self._end_time is not None:
             return
-        self._end_time = end_time or time_ns()
+        self._end_time = time_ns() if end_time is None else end_time
         self._tracer.processor.on_end(self)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # `with tracer.start_span(...)`: the SDK span's rules (any exception, escaped).
+        if exc is not None and self._end_time is None:
+            if self._record_exception:
+                self.record_exception(exc, escaped=True)
+            if self._set_status_on_exception:
+                self.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        self.end()
 
 
 class Current:
@@ -215,8 +234,6 @@ class Tracer(trace_api.Tracer):
         parent_context = parent.get_span_context()
         if parent_context.is_valid and not parent_context.is_remote:
             # A child of a span of this process follows its parent.
-            if not parent_context.trace_flags.sampled:
-                return NonRecordingSpan(parent_context)
             span_context = SpanContext(
                 parent_context.trace_id,
                 self.ids.generate_span_id(),
@@ -224,8 +241,19 @@ class Tracer(trace_api.Tracer):
                 parent_context.trace_flags,
                 parent_context.trace_state,
             )
+            if not parent_context.trace_flags.sampled:
+                return NonRecordingSpan(span_context)
             return RecordedSpan(
-                self, name, span_context, parent_context, kind, attributes, links, start_time
+                self,
+                name,
+                span_context,
+                parent_context,
+                kind,
+                attributes,
+                links,
+                start_time,
+                record_exception,
+                set_status_on_exception,
             )
         if parent_context.is_valid:
             trace_id = parent_context.trace_id
@@ -248,7 +276,16 @@ class Tracer(trace_api.Tracer):
         if decision.attributes:
             attributes = {**decision.attributes, **(attributes or {})}
         return RecordedSpan(
-            self, name, span_context, parent_or_none, kind, attributes, links, start_time
+            self,
+            name,
+            span_context,
+            parent_or_none,
+            kind,
+            attributes,
+            links,
+            start_time,
+            record_exception,
+            set_status_on_exception,
         )
 
     def start_as_current_span(  # type: ignore[override]
@@ -263,7 +300,16 @@ class Tracer(trace_api.Tracer):
         set_status_on_exception: bool = True,
         end_on_exit: bool = True,
     ) -> Current:
-        span = self.start_span(name, context, kind, attributes, links, start_time)
+        span = self.start_span(
+            name,
+            context,
+            kind,
+            attributes,
+            links,
+            start_time,
+            record_exception,
+            set_status_on_exception,
+        )
         return Current(span, end_on_exit, record_exception, set_status_on_exception)
 
 

@@ -96,19 +96,28 @@ def _wrap_loader_batches(batches: Tracer) -> None:
     spans of the batch nest under it).
     """
 
-    async def traced(
+    def traced(
         wrapped: Callable[..., Awaitable[None]],
         instance: object,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
+    ) -> Awaitable[None]:
+        # aiodataloader hands the coroutine to ensure_future: an unsampled request gets the
+        # library's own coroutine back, no extra frame.
+        if not trace.get_current_span().is_recording():
+            return wrapped(*args, **kwargs)
+        return recorded(wrapped, args[0], args, kwargs)
+
+    async def recorded(
+        wrapped: Callable[..., Awaitable[None]],
+        loader: object,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
     ) -> None:
-        loader, queue = args[0], args[1]
-        if not trace.get_current_span().is_recording():  # an unsampled request
-            await wrapped(*args, **kwargs)
-            return
+        name = type(loader).__name__
         with batches.start_as_current_span(
-            f"dataloader {type(loader).__name__}",
-            attributes={"dataloader.name": type(loader).__name__, "dataloader.keys": len(queue)},
+            f"dataloader {name}",
+            attributes={"dataloader.name": name, "dataloader.keys": len(args[1])},
         ):
             await wrapped(*args, **kwargs)
 
