@@ -25,8 +25,8 @@ from collections.abc import Sequence
 from inproc_cpu import cpu_per_request, one
 from opentelemetry import context, trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import (
     ParentBased,
     Sampler,
@@ -37,6 +37,7 @@ from opentelemetry.trace import Link, SpanKind, TraceState
 from opentelemetry.util.types import Attributes
 
 from graphql_api.core.config import Settings
+from graphql_api.core.telemetry import otlp
 from graphql_api.core.telemetry.spans import HashedResource
 from graphql_api.face.app import create_app
 
@@ -68,15 +69,20 @@ class Switch(Sampler):
         return "Switch"
 
 
-async def main(rounds: int, ratios: list[float], repeats: int) -> None:
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+class NoExport(SpanExporter):
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
 
+
+async def main(rounds: int, ratios: list[float], repeats: int) -> None:
     switch = Switch()
     resource = Resource.create()
     provider = TracerProvider(
         sampler=switch, resource=HashedResource(resource.attributes, resource.schema_url)
     )
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    # EXPORTER=none: spans are batched and dropped, to see what encoding and sending cost.
+    exporter = NoExport() if os.environ.get("EXPORTER") == "none" else otlp.SpanExporter()
+    provider.add_span_processor(BatchSpanProcessor(exporter))
     # The app takes the SDK provider already set, as under `opentelemetry-instrument`.
     trace.set_tracer_provider(provider)
     settings = Settings.from_env()

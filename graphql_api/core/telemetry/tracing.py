@@ -18,7 +18,6 @@ from typing import Any
 import aiodataloader
 import wrapt
 from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.instrumentation.utils import unwrap
@@ -27,7 +26,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Tracer
 
-from graphql_api.core.telemetry import spans
+from graphql_api.core.telemetry import otlp, spans
 from graphql_api.core.telemetry.spans import HashedResource
 
 TRACER_NAME = "graphql_api"
@@ -50,7 +49,7 @@ def provider() -> TracerProvider:
         # The SDK's resource (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES), hashed once.
         resource = Resource.create()
         built = TracerProvider(resource=HashedResource(resource.attributes, resource.schema_url))
-        built.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        built.add_span_processor(BatchSpanProcessor(otlp.SpanExporter()))
         trace.set_tracer_provider(built)
         return built
 
