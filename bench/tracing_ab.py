@@ -8,10 +8,12 @@ machine weather. Tracing off (no OTEL_* at all) is a different process: compare 
 bench/inproc_cpu.py, interleaved.
 
     python bench/otlp_sink.py --port 4318 &
-    OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 python bench/tracing_ab.py 100 0 0.1 1
+    OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 python bench/tracing_ab.py 100 off 0 0.1 1
 
-Prints, per ratio, the best and the median CPU microseconds per announcements page over the
-rounds (default 8 rounds of N x 8 concurrent requests per ratio).
+Modes: `off` (the server span unwrapped and the libraries unpatched between its rounds, as
+without OTEL_*), or a sampling ratio. Prints, per mode, the median and the best CPU
+microseconds per announcements page over the rounds (REPEATS, default 8, rounds of N x 8
+concurrent requests per mode).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from opentelemetry.trace import Link, SpanKind, TraceState
 from opentelemetry.util.types import Attributes
 
 from graphql_api.core.config import Settings
-from graphql_api.core.telemetry import otlp
+from graphql_api.core.telemetry import otlp, tracing
 from graphql_api.core.telemetry.spans import HashedResource
 from graphql_api.face.app import create_app
 
@@ -74,7 +76,7 @@ class NoExport(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
-async def main(rounds: int, ratios: list[float], repeats: int) -> None:
+async def main(rounds: int, modes: list[str], repeats: int) -> None:
     switch = Switch()
     resource = Resource.create()
     provider = TracerProvider(
@@ -88,27 +90,38 @@ async def main(rounds: int, ratios: list[float], repeats: int) -> None:
     settings = Settings.from_env()
     assert settings.tracing, "set OTEL_EXPORTER_OTLP_ENDPOINT"
     app = create_app(settings)
-    figures: dict[float, list[float]] = {ratio: [] for ratio in ratios}
+    figures: dict[str, list[float]] = {mode: [] for mode in modes}
+    traced = app.graphql  # type: ignore[attr-defined]
     async with app.router.lifespan_context(app):
         for _ in range(200):
             await one(app)
         for _ in range(repeats):
-            for ratio in ratios:
-                switch.set(ratio)
-                figures[ratio].append(await cpu_per_request(app, rounds))
+            for mode in modes:
+                if mode == "off":
+                    # As without OTEL_*: no server span, libraries unpatched (the operation
+                    # observer's one is_recording() check per request stays).
+                    app.graphql = traced.app  # type: ignore[attr-defined]
+                    tracing.uninstrument()
+                else:
+                    switch.set(float(mode))
+                figures[mode].append(await cpu_per_request(app, rounds))
+                if mode == "off":
+                    app.graphql = traced  # type: ignore[attr-defined]
+                    tracing.instrument(provider)
     provider.shutdown()
-    base = min(figures[ratios[0]])
-    for ratio, values in figures.items():
-        best = min(values)
+    medians = {mode: statistics.median(values) for mode, values in figures.items()}
+    base = medians[modes[0]]
+    for mode, values in figures.items():
+        label = "tracing off" if mode == "off" else f"ratio {float(mode):g}"
+        change = (medians[mode] / base - 1) * 100
         print(
-            f"ratio {ratio:g}: best {best:.1f} us CPU/request, median "
-            f"{statistics.median(values):.1f} ({(best / base - 1) * 100:+.1f} % on the best "
-            f"against ratio {ratios[0]:g})"
+            f"{label}: median {medians[mode]:.1f} us CPU/request ({change:+.1f} % against "
+            f"{modes[0]}), best {min(values):.1f}, rounds {len(values)}"
         )
 
 
 if __name__ == "__main__":
     arguments = sys.argv[1:]
     count = int(arguments[0]) if arguments else 100
-    chosen = [float(a) for a in arguments[1:]] or [0.0, 0.1, 1.0]
+    chosen = arguments[1:] or ["off", "0", "0.1", "1"]
     asyncio.run(main(count, chosen, int(os.environ.get("REPEATS", "8"))))
