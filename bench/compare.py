@@ -19,6 +19,7 @@ import base64
 import contextlib
 import json
 import os
+import statistics
 import sys
 from datetime import datetime
 from typing import Any
@@ -110,7 +111,16 @@ async def main() -> int:
     parser.add_argument("--ours-pid", type=int, default=None, help="default: by its port")
     parser.add_argument("--other-pid", type=int, default=None, help="default: by its port")
     parser.add_argument("--scenario", action="append", help="only these (repeatable)")
+    parser.add_argument(
+        "--server",
+        action="append",
+        metavar="LABEL=URL",
+        help="instead of --ours/--other: two or more of our servers (repeatable), rounds "
+        "rotating which goes first (e.g. tracing off, 10 %% sampling, an older build)",
+    )
     args = parser.parse_args()
+    if args.server:
+        return await _several(args)
     check_loopback(args.ours)
     check_loopback(args.other)
 
@@ -192,6 +202,64 @@ async def main() -> int:
     print()
     for label, (_, _, probe) in sides.items():
         print(f"{label} server RSS after the run: {_cell(probe.rss_mb(), '.1f')} MB")
+    return 0
+
+
+async def _several(args: argparse.Namespace) -> int:
+    """--server LABEL=URL ...: an A/B/C of our own servers (same dialect, same rows)."""
+    servers = dict(entry.split("=", 1) for entry in args.server)
+    if len(servers) < 2:
+        raise SystemExit("give two or more --server LABEL=URL with different labels")
+    for url in servers.values():
+        check_loopback(url)
+    names = args.scenario or list(DIALECTS["ours"])
+    probes = {label: CpuProbe(listening_pid(url)) for label, url in servers.items()}
+    db = CpuProbe(args.db_pid, include_children=True)
+    print(f"# {' '.join(sys.argv)}")
+    print(f"# load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    labels = list(servers)
+    runs: dict[tuple[str, str], list[Measurement]] = {}
+    print(f"{'server':13} {HEADER}")
+    for round_no in range(args.rounds):
+        shift = round_no % len(labels)
+        for name in names:
+            for label in labels[shift:] + labels[:shift]:
+                m = await measure(
+                    servers[label],
+                    name,
+                    DIALECTS["ours"][name],
+                    {},
+                    token=None,
+                    concurrency=args.concurrency,
+                    duration=args.duration,
+                    warmup=args.warmup,
+                    server=probes[label],
+                    db=db,
+                )
+                if m is not None:
+                    runs.setdefault((name, label), []).append(m)
+                    print(f"{label:13} {format_row(m)}", flush=True)
+    print(f"# load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print()
+    print(
+        "| scenario | server | req/s (median round) | against the first | rounds (req/s) "
+        "| server CPU ms/req (median) |"
+    )
+    print("|---|---|---:|---:|---|---:|")
+    for name in names:
+        first: float | None = None
+        for label in labels:
+            done = runs.get((name, label))
+            if not done:
+                continue
+            rate = statistics.median(m.rate for m in done)
+            cpu = [m.server_cpu_ms for m in done if m.server_cpu_ms is not None]
+            first = rate if first is None else first
+            rounds = ", ".join(f"{m.rate:.0f}" for m in done)
+            print(
+                f"| {name} | {label} | {rate:.0f} | {(rate / first - 1) * 100:+.1f} % "
+                f"| {rounds} | {_cell(statistics.median(cpu) if cpu else None, '.2f')} |"
+            )
     return 0
 
 

@@ -11,9 +11,10 @@ bench/inproc_cpu.py, interleaved.
     OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 python bench/tracing_ab.py 100 off 0 0.1 1
 
 Modes: `off` (the server span unwrapped and the libraries unpatched between its rounds, as
-without OTEL_*), or a sampling ratio. Prints, per mode, the median and the best CPU
-microseconds per announcements page over the rounds (REPEATS, default 8, rounds of N x 8
-concurrent requests per mode).
+without OTEL_*), `bare` (also without face/observe.py's request line, metrics and operation
+observer: the build before issue 13, roughly), or a sampling ratio. Prints, per mode, the
+median and the best CPU microseconds per announcements page over the rounds (REPEATS,
+default 8, rounds of N x 8 concurrent requests per mode).
 """
 
 from __future__ import annotations
@@ -76,6 +77,12 @@ class NoExport(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
+def _unobserve(operations: object) -> dict[str, object]:
+    """Take the observer's wrappers off an Operations instance; returns them."""
+    names = ("prepare", "execute", "subscribe")
+    return {name: vars(operations).pop(name) for name in names}
+
+
 async def main(rounds: int, modes: list[str], repeats: int) -> None:
     switch = Switch()
     resource = Resource.create()
@@ -97,22 +104,28 @@ async def main(rounds: int, modes: list[str], repeats: int) -> None:
             await one(app)
         for _ in range(repeats):
             for mode in modes:
-                if mode == "off":
+                if mode in ("off", "bare"):
                     # As without OTEL_*: no server span, libraries unpatched (the operation
                     # observer's one is_recording() check per request stays).
                     app.graphql = traced.app  # type: ignore[attr-defined]
                     tracing.uninstrument()
-                else:
+                if mode == "bare":
+                    # Nor the request line, metrics or operation observer (face/observe.py).
+                    app.graphql = traced.app.app  # type: ignore[attr-defined]
+                    observed = _unobserve(traced.app.app.operations)
+                if mode not in ("off", "bare"):
                     switch.set(float(mode))
                 figures[mode].append(await cpu_per_request(app, rounds))
-                if mode == "off":
+                if mode == "bare":
+                    vars(traced.app.app.operations).update(observed)
+                if mode in ("off", "bare"):
                     app.graphql = traced  # type: ignore[attr-defined]
                     tracing.instrument(provider)
     provider.shutdown()
     medians = {mode: statistics.median(values) for mode, values in figures.items()}
     base = medians[modes[0]]
     for mode, values in figures.items():
-        label = "tracing off" if mode == "off" else f"ratio {float(mode):g}"
+        label = {"off": "tracing off", "bare": "no observability"}.get(mode, f"ratio {mode}")
         change = (medians[mode] / base - 1) * 100
         print(
             f"{label}: median {medians[mode]:.1f} us CPU/request ({change:+.1f} % against "
