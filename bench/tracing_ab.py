@@ -98,7 +98,7 @@ async def main(rounds: int, modes: list[str], repeats: int) -> None:
     assert settings.tracing, "set OTEL_EXPORTER_OTLP_ENDPOINT"
     app = create_app(settings)
     figures: dict[str, list[float]] = {mode: [] for mode in modes}
-    traced = app.graphql  # type: ignore[attr-defined]
+    observer = app.graphql  # type: ignore[attr-defined]
     async with app.router.lifespan_context(app):
         for _ in range(200):
             await one(app)
@@ -107,19 +107,20 @@ async def main(rounds: int, modes: list[str], repeats: int) -> None:
                 if mode in ("off", "bare"):
                     # As without OTEL_*: no server span, libraries unpatched (the operation
                     # observer's one is_recording() check per request stays).
-                    app.graphql = traced.app  # type: ignore[attr-defined]
+                    spans, observer.spans = observer.spans, None
                     tracing.uninstrument()
                 if mode == "bare":
                     # Nor the request line, metrics or operation observer (face/observe.py).
-                    app.graphql = traced.app.app  # type: ignore[attr-defined]
-                    observed = _unobserve(traced.app.app.operations)
+                    app.graphql = observer.app  # type: ignore[attr-defined]
+                    observed = _unobserve(observer.app.operations)
                 if mode not in ("off", "bare"):
                     switch.set(float(mode))
                 figures[mode].append(await cpu_per_request(app, rounds))
                 if mode == "bare":
-                    vars(traced.app.app.operations).update(observed)
+                    vars(observer.app.operations).update(observed)
+                    app.graphql = observer  # type: ignore[attr-defined]
                 if mode in ("off", "bare"):
-                    app.graphql = traced  # type: ignore[attr-defined]
+                    observer.spans = spans
                     tracing.instrument(provider)
     provider.shutdown()
     medians = {mode: statistics.median(values) for mode, values in figures.items()}

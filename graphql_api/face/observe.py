@@ -1,8 +1,8 @@
 """Per-request observability (R18, issue 13): one log line, metrics, and the operation span.
 
 Wiring (`install`, called by create_app): the /graphql HTTP view is wrapped by
-`RequestObserver` (and, when tracing is on, by `ServerSpan` outside it, which makes the
-server span and continues an incoming `traceparent`: face/server_span.py); the app's
+`RequestObserver`, which also opens and closes the server span when tracing is on
+(continuing an incoming `traceparent`: face/server_span.py); the app's
 `Operations` get their `prepare`, `execute` and `subscribe` wrapped, so the engine knows
 nothing of telemetry and pays nothing for it beyond one extra call. With tracing off no
 span object is ever made: the wrappers check one attribute.
@@ -83,10 +83,15 @@ def _outcome_of_status(status: int) -> str:
 class RequestObserver:
     """Wraps the /graphql HTTP view: times it, then counts and logs the request once."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, settings: Settings) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics, settings: Settings, spans: ServerSpan | None
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.tracing = settings.tracing
+        # The server span is made here rather than by a layer around this one: every
+        # layer costs each resumption of the request's coroutines a frame.
+        self.spans = spans
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -96,6 +101,8 @@ class RequestObserver:
         token = _current.set(record)
         status = 500
         start = time.perf_counter()
+        opened = self.spans.open(scope) if self.spans is not None else None
+        error: BaseException | None = None
 
         async def send_and_note(message: Message) -> None:
             nonlocal status
@@ -105,9 +112,15 @@ class RequestObserver:
 
         try:
             await self.app(scope, receive, send_and_note)
+        except BaseException as exc:
+            error = exc
+            raise
         finally:
             _current.reset(token)
             self._finish(record, scope, status, time.perf_counter() - start)
+            if opened is not None:
+                assert self.spans is not None
+                self.spans.close(opened, status, error)
 
     def _finish(self, record: Observed, scope: Scope, status: int, seconds: float) -> None:
         outcome = record.outcome or _outcome_of_status(status)
@@ -340,10 +353,11 @@ def install(app: Starlette, operations: Operations, settings: Settings) -> Calla
     provider = tracing.provider() if settings.tracing else None
     tracer = tracing.tracer(provider) if provider is not None else None
     OperationObserver(operations, metrics, tracer)
-    graphql: ASGIApp = RequestObserver(app.graphql, metrics, settings)  # type: ignore[attr-defined]
+    # The server span, continuing `traceparent`: made by the observer for /graphql, by a
+    # middleware for the other routes.
+    spans = ServerSpan(None, tracer) if tracer is not None else None
+    graphql: ASGIApp = RequestObserver(app.graphql, metrics, settings, spans)  # type: ignore[attr-defined]
     if tracer is not None:
-        # The server span, continuing `traceparent`; for /graphql and for the other routes.
-        graphql = ServerSpan(graphql, tracer)
         app.add_middleware(ServerSpan, tracer=tracer)
     app.graphql = graphql  # type: ignore[attr-defined]
     app.add_middleware(WebSocketGauge, metrics=metrics)

@@ -13,86 +13,113 @@ Only HTTP: a WebSocket connection lives for minutes and is not one request.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+from contextvars import Token
+from dataclasses import dataclass
+
 from opentelemetry import context, propagate
+from opentelemetry.context import Context
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, set_span_in_context
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
+@dataclass(slots=True)
+class Opened:
+    """A request's server span, current until `ServerSpan.close`."""
+
+    span: Span
+    token: Token[Context]
+    suppressing: AbstractContextManager[None] | None = None
+
+
 class ServerSpan:
-    def __init__(self, app: ASGIApp, tracer: Tracer) -> None:
+    """The server span of each HTTP request: `open`/`close` for the /graphql observer (one
+    layer there, face/observe.py), or this as a middleware for the other routes."""
+
+    def __init__(self, app: ASGIApp | None, tracer: Tracer) -> None:
         self.app = app
         self.tracer = tracer
         # traceparent, tracestate, baggage (whatever OTEL_PROPAGATORS configured).
         self._fields = frozenset(f.encode() for f in propagate.get_global_textmap().fields)
         # The context of an unsampled request without a caller's context, less its span:
         # made once, so such a request attaches one context instead of two.
-        token = context.attach(context.Context())
+        self._empty = context.Context()
+        token = context.attach(self._empty)
         try:
             with suppress_instrumentation():
                 self._suppressed = context.get_current()
         finally:
             context.detach(token)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    def open(self, scope: Scope) -> Opened:
+        """Start the request's span (the sampler decides first) and make it current; an
+        unsampled request runs with the instrumentations suppressed."""
         carrier: dict[str, str] | None = None
         for key, value in scope["headers"]:
             if key in self._fields:
                 carrier = carrier or {}
                 carrier[key.decode("latin-1")] = value.decode("latin-1")
-        parent = propagate.extract(carrier) if carrier else None
-        method = scope["method"]
-        span = self.tracer.start_span(f"{method} {scope['path']}", parent, SpanKind.SERVER)
+        # Without a caller's context the span is a root: an empty context spares the tracer
+        # and the sampler looking up the current one.
+        parent = propagate.extract(carrier) if carrier else self._empty
+        span = self.tracer.start_span(f"{scope['method']} {scope['path']}", parent, SpanKind.SERVER)
         if span.is_recording():
-            token = context.attach(set_span_in_context(span, parent))
-            try:
-                await self._recorded(span, scope, receive, send)
-            finally:
-                context.detach(token)
-            return
-        if parent is None:
-            token = context.attach(set_span_in_context(span, self._suppressed))
-            try:
-                await self.app(scope, receive, send)
-            finally:
-                context.detach(token)
-            return
-        token = context.attach(set_span_in_context(span, parent))
-        try:
-            with suppress_instrumentation():
-                await self.app(scope, receive, send)
-        finally:
-            context.detach(token)
+            client = scope.get("client")
+            span.set_attributes(
+                {
+                    "http.request.method": scope["method"],
+                    "url.path": scope["path"],
+                    "url.scheme": scope.get("scheme", "http"),
+                    "http.route": scope["path"],
+                    "network.protocol.version": scope.get("http_version", "1.1"),
+                    **({"client.address": client[0]} if client else {}),
+                }
+            )
+            return Opened(span, context.attach(set_span_in_context(span, parent)))
+        if carrier is None:
+            return Opened(span, context.attach(set_span_in_context(span, self._suppressed)))
+        opened = Opened(span, context.attach(set_span_in_context(span, parent)))
+        opened.suppressing = suppress_instrumentation()
+        opened.suppressing.__enter__()
+        return opened
 
-    async def _recorded(self, span: Span, scope: Scope, receive: Receive, send: Send) -> None:
-        client = scope.get("client")
-        span.set_attributes(
-            {
-                "http.request.method": scope["method"],
-                "url.path": scope["path"],
-                "url.scheme": scope.get("scheme", "http"),
-                "http.route": scope["path"],
-                "network.protocol.version": scope.get("http_version", "1.1"),
-                **({"client.address": client[0]} if client else {}),
-            }
-        )
+    def close(self, opened: Opened, status: int | None, error: BaseException | None) -> None:
+        """End the span with the response's status (or the error), and leave its context."""
+        if opened.suppressing is not None:
+            opened.suppressing.__exit__(None, None, None)
+        context.detach(opened.token)
+        span = opened.span
+        if not span.is_recording():
+            return
+        if status is not None:
+            span.set_attribute("http.response.status_code", status)
+        if isinstance(error, Exception):
+            span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR))
+        elif status is not None and status >= 500:
+            span.set_status(Status(StatusCode.ERROR))
+        span.end()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self.app is not None
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        opened = self.open(scope)
+        status: int | None = None
+        error: BaseException | None = None
 
         async def send_and_note(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                span.set_attribute("http.response.status_code", status)
-                if status >= 500:
-                    span.set_status(Status(StatusCode.ERROR))
             await send(message)
 
         try:
             await self.app(scope, receive, send_and_note)
-        except Exception as exc:
-            span.record_exception(exc)
-            span.set_status(Status(StatusCode.ERROR))
+        except BaseException as exc:
+            error = exc
             raise
         finally:
-            span.end()
+            self.close(opened, status, error)

@@ -43,6 +43,15 @@ from opentelemetry.trace import (
 from opentelemetry.util import types
 
 _UNSET = Status(StatusCode.UNSET)
+# (sampled, random trace id) -> the span's flags, made once.
+_FLAGS = {
+    (sampled, random_ids): TraceFlags(
+        (TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT)
+        | (TraceFlags.RANDOM_TRACE_ID if random_ids else 0)
+    )
+    for sampled in (False, True)
+    for random_ids in (False, True)
+}
 
 
 class HashedResource(Resource):
@@ -231,6 +240,22 @@ class Tracer(trace_api.Tracer):
         set_status_on_exception: bool = True,
     ) -> trace_api.Span:
         parent = trace_api.get_current_span(context)
+        if type(parent) is RecordedSpan and parent._end_time is None:
+            # The common child, of a recording span of ours: its context is valid, local and
+            # sampled. (A SpanContext is a tuple; unpacking it skips six property calls.)
+            trace_id, _, _, flags, state, _ = cast(tuple[Any, ...], parent._context)
+            return RecordedSpan(
+                self,
+                name,
+                SpanContext(trace_id, self.ids.generate_span_id(), False, flags, state),
+                parent._context,
+                kind,
+                attributes,
+                links,
+                start_time,
+                record_exception,
+                set_status_on_exception,
+            )
         parent_context = parent.get_span_context()
         if parent_context.is_valid and not parent_context.is_remote:
             # A child of a span of this process follows its parent.
@@ -264,12 +289,9 @@ class Tracer(trace_api.Tracer):
             random_ids = self.random_ids
             parent_or_none = None
         decision = self.sampler.should_sample(context, trace_id, name, kind, attributes, links)
-        sampled = decision.decision is Decision.RECORD_AND_SAMPLE
-        flags = TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT
-        if random_ids:
-            flags |= TraceFlags.RANDOM_TRACE_ID
+        flags = _FLAGS[decision.decision is Decision.RECORD_AND_SAMPLE, bool(random_ids)]
         span_context = SpanContext(
-            trace_id, self.ids.generate_span_id(), False, TraceFlags(flags), decision.trace_state
+            trace_id, self.ids.generate_span_id(), False, flags, decision.trace_state
         )
         if decision.decision is Decision.DROP:
             return NonRecordingSpan(span_context)
