@@ -203,3 +203,22 @@ async def test_each_subscription_delivery_is_a_span_with_its_sql(
     assert below, [s.name for s in spans]
     assert all(s.context.trace_id == delivery.context.trace_id for s in below)
     assert any(s.kind is SpanKind.CLIENT or s.name.startswith("dataloader") for s in below)
+
+
+async def test_other_routes_get_a_server_span_and_errors_mark_it(
+    traced_app: Starlette, exporter: InMemorySpanExporter
+) -> None:
+    transport = httpx.ASGITransport(app=traced_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        exporter.clear()
+        response = await client.get("/health/live", headers={"traceparent": TRACEPARENT})
+        assert response.status_code == 200
+        missing = await client.get("/nowhere", headers={"traceparent": TRACEPARENT})
+        assert missing.status_code == 404
+    spans = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
+    by_path = {str((s.attributes or {}).get("url.path")): s for s in spans}
+    live = by_path["/health/live"]
+    assert live.attributes is not None
+    assert live.attributes["http.response.status_code"] == 200
+    assert f"{live.context.trace_id:032x}" == TRACE_ID
+    assert by_path["/nowhere"].attributes["http.response.status_code"] == 404  # type: ignore[index]
