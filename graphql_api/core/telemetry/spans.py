@@ -239,47 +239,51 @@ class Tracer(trace_api.Tracer):
         record_exception: bool = True,
         set_status_on_exception: bool = True,
     ) -> trace_api.Span:
+        span_context, parent, attributes, recording = self._place(
+            name, context, kind, attributes, links
+        )
+        if not recording:
+            return NonRecordingSpan(span_context)
+        return RecordedSpan(
+            self,
+            name,
+            span_context,
+            parent,
+            kind,
+            attributes,
+            links,
+            start_time,
+            record_exception,
+            set_status_on_exception,
+        )
+
+    def _place(
+        self,
+        name: str,
+        context: context_api.Context | None,
+        kind: SpanKind,
+        attributes: types.Attributes,
+        links: Sequence[Link] | None,
+    ) -> tuple[SpanContext, SpanContext | None, types.Attributes, bool]:
+        """The new span's context, its parent's, its attributes, and whether it records."""
         parent = trace_api.get_current_span(context)
         if type(parent) is RecordedSpan and parent._end_time is None:
             # The common child, of a recording span of ours: its context is valid, local and
             # sampled. (A SpanContext is a tuple; unpacking it skips six property calls.)
             trace_id, _, _, flags, state, _ = cast(tuple[Any, ...], parent._context)
-            return RecordedSpan(
-                self,
-                name,
-                SpanContext(trace_id, self.ids.generate_span_id(), False, flags, state),
-                parent._context,
-                kind,
-                attributes,
-                links,
-                start_time,
-                record_exception,
-                set_status_on_exception,
-            )
+            child = SpanContext(trace_id, self.ids.generate_span_id(), False, flags, state)
+            return child, parent._context, attributes, True
         parent_context = parent.get_span_context()
         if parent_context.is_valid and not parent_context.is_remote:
             # A child of a span of this process follows its parent.
-            span_context = SpanContext(
+            child = SpanContext(
                 parent_context.trace_id,
                 self.ids.generate_span_id(),
                 False,
                 parent_context.trace_flags,
                 parent_context.trace_state,
             )
-            if not parent_context.trace_flags.sampled:
-                return NonRecordingSpan(span_context)
-            return RecordedSpan(
-                self,
-                name,
-                span_context,
-                parent_context,
-                kind,
-                attributes,
-                links,
-                start_time,
-                record_exception,
-                set_status_on_exception,
-            )
+            return child, parent_context, attributes, parent_context.trace_flags.sampled
         if parent_context.is_valid:
             trace_id = parent_context.trace_id
             random_ids = parent_context.trace_flags.random_trace_id
@@ -290,25 +294,12 @@ class Tracer(trace_api.Tracer):
             parent_or_none = None
         decision = self.sampler.should_sample(context, trace_id, name, kind, attributes, links)
         flags = _FLAGS[decision.decision is Decision.RECORD_AND_SAMPLE, bool(random_ids)]
-        span_context = SpanContext(
+        root = SpanContext(
             trace_id, self.ids.generate_span_id(), False, flags, decision.trace_state
         )
-        if decision.decision is Decision.DROP:
-            return NonRecordingSpan(span_context)
         if decision.attributes:
             attributes = {**decision.attributes, **(attributes or {})}
-        return RecordedSpan(
-            self,
-            name,
-            span_context,
-            parent_or_none,
-            kind,
-            attributes,
-            links,
-            start_time,
-            record_exception,
-            set_status_on_exception,
-        )
+        return root, parent_or_none, attributes, decision.decision is not Decision.DROP
 
     def start_as_current_span(  # type: ignore[override]
         self,
