@@ -27,9 +27,8 @@ from collections.abc import Sequence
 
 from inproc_cpu import cpu_per_request, one
 from opentelemetry import context, trace
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import (
     ParentBased,
     Sampler,
@@ -40,8 +39,7 @@ from opentelemetry.trace import Link, SpanKind, TraceState
 from opentelemetry.util.types import Attributes
 
 from graphql_api.core.config import Settings
-from graphql_api.core.telemetry import otlp, tracing
-from graphql_api.core.telemetry.spans import HashedResource
+from graphql_api.core.telemetry import tracing
 from graphql_api.face.app import create_app
 
 
@@ -85,13 +83,9 @@ def _unobserve(operations: object) -> dict[str, object]:
 
 async def main(rounds: int, modes: list[str], repeats: int) -> None:
     switch = Switch()
-    resource = Resource.create()
-    provider = TracerProvider(
-        sampler=switch, resource=HashedResource(resource.attributes, resource.schema_url)
-    )
     # EXPORTER=none: spans are batched and dropped, to see what encoding and sending cost.
-    exporter = NoExport() if os.environ.get("EXPORTER") == "none" else otlp.SpanExporter()
-    provider.add_span_processor(BatchSpanProcessor(exporter))
+    exporter = NoExport() if os.environ.get("EXPORTER") == "none" else None
+    provider = tracing.build(sampler=switch, exporter=exporter)
     # The app takes the SDK provider already set, as under `opentelemetry-instrument`.
     trace.set_tracer_provider(provider)
     settings = Settings.from_env()

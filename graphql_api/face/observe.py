@@ -22,7 +22,7 @@ from graphql import ExecutionResult, GraphQLError
 from opentelemetry.trace import Status, StatusCode, Tracer, format_trace_id, get_current_span
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from graphql_api.core.config import Settings
 from graphql_api.core.db.engine import statement_counter
@@ -34,6 +34,7 @@ from graphql_api.engine.operations import Operations, Prepared, RateLimited, Req
 from graphql_api.face.graphql_view import request_id_of
 from graphql_api.face.metrics import UNKNOWN, Metrics
 from graphql_api.face.server_span import ServerSpan
+from graphql_api.face.transport import StatusNote
 
 log = logging.getLogger("graphql_api.request")
 
@@ -99,24 +100,19 @@ class RequestObserver:
             return
         record = Observed()
         token = _current.set(record)
-        status = 500
         start = time.perf_counter()
         opened = self.spans.open(scope) if self.spans is not None else None
+        noted = StatusNote(send)
         error: BaseException | None = None
-
-        async def send_and_note(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
         try:
-            await self.app(scope, receive, send_and_note)
+            await self.app(scope, receive, noted)
         except BaseException as exc:
             error = exc
             raise
         finally:
             _current.reset(token)
+            # No response started: what the server answers then.
+            status = 500 if noted.status is None else noted.status
             self._finish(record, scope, status, time.perf_counter() - start)
             if opened is not None:
                 assert self.spans is not None

@@ -21,7 +21,9 @@ from opentelemetry import context, propagate
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, set_span_in_context
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from graphql_api.face.transport import StatusNote
 
 
 @dataclass(slots=True)
@@ -107,19 +109,12 @@ class ServerSpan:
             await self.app(scope, receive, send)
             return
         opened = self.open(scope)
-        status: int | None = None
+        noted = StatusNote(send)
         error: BaseException | None = None
-
-        async def send_and_note(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
         try:
-            await self.app(scope, receive, send_and_note)
+            await self.app(scope, receive, noted)
         except BaseException as exc:
             error = exc
             raise
         finally:
-            self.close(opened, status, error)
+            self.close(opened, noted.status, error)

@@ -87,7 +87,6 @@ class BodyLimit:
                     return
                 break
         received = 0
-        started = False
 
         async def limited() -> Message:
             nonlocal received
@@ -99,18 +98,30 @@ class BodyLimit:
                     raise BodyTooLarge
             return message
 
-        async def watched(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        watched = StatusNote(send)
         try:
             await self.app(scope, limited, watched)
         except BodyTooLarge:
-            if started:  # pragma: no cover - nothing reads a body after answering
+            # Nothing reads a body after answering.
+            if watched.status is not None:  # pragma: no cover
                 raise
             await too_large(limit)(scope, receive, send)
+
+
+class StatusNote:
+    """An ASGI `send` that passes messages on and remembers the response's status (None
+    until the response starts): for the layers that act on how a request ended."""
+
+    __slots__ = ("send", "status")
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.status: int | None = None
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self.send(message)
 
 
 class Cors(CORSMiddleware):

@@ -28,9 +28,10 @@ log = logging.getLogger(__name__)
 _SMALL = [bytes([n]) for n in range(128)]
 _FIXED64 = struct.Struct("<Q").pack
 _DOUBLE = struct.Struct("<d").pack
-# Span.flags: SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK, with SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK.
-_LOCAL_PARENT = b"\x85\x01" + struct.pack("<I", 0x100)
-_REMOTE_PARENT = b"\x85\x01" + struct.pack("<I", 0x300)
+# Span and Link flags (fixed32): SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK, with
+# SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK when the context came from another process.
+_LOCAL = struct.pack("<I", 0x100)
+_REMOTE = struct.pack("<I", 0x300)
 _MEMO_LIMIT = 4096
 
 
@@ -82,6 +83,16 @@ def _key_value(key: str, value: Any) -> bytes:
     return _text(b"\x0a", key) + _field(b"\x12", any_value(value))
 
 
+def _ids(context: SpanContext) -> bytes:
+    """Fields 1 and 2 of a Span and of a Link: trace id and span id, big-endian bytes."""
+    return (
+        b"\x0a\x10"
+        + context.trace_id.to_bytes(16, "big")
+        + b"\x12\x08"
+        + context.span_id.to_bytes(8, "big")
+    )
+
+
 def _trace_state(state: TraceState | None) -> str:
     return ",".join(f"{k}={v}" for k, v in state.items()) if state else ""
 
@@ -93,15 +104,19 @@ class Encoder:
         # (tag, key, type, value) -> the whole repeated-field entry.
         self._memo: dict[tuple[bytes, str, type, Any], bytes] = {}
 
-    def attributes(self, tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
+    def attributes(
+        self, tag: bytes, attributes: Mapping[str, Any] | None, remember: bool = True
+    ) -> bytes:
+        """Each attribute as a repeated KeyValue field; a value of a type OTLP cannot carry
+        is skipped with a warning. `remember=False` for one-off values (stack traces)."""
         if not attributes:
             return b""
         memo = self._memo
         parts = []
         for key, value in attributes.items():
             try:
-                slot = (tag, key, value.__class__, value)
-                encoded = memo.get(slot)
+                slot = (tag, key, value.__class__, value) if remember else None
+                encoded = memo.get(slot) if slot is not None else None
             except TypeError:  # a list value: not hashable, not remembered
                 slot, encoded = None, None
             if encoded is None:
@@ -123,8 +138,7 @@ class Encoder:
         parent = span.parent
         status = span.status
         parts = [
-            b"\x0a\x10" + context.trace_id.to_bytes(16, "big"),
-            b"\x12\x08" + context.span_id.to_bytes(8, "big"),
+            _ids(context),
             _text(b"\x1a", _trace_state(context.trace_state)),
             b"\x22\x08" + parent.span_id.to_bytes(8, "big") if parent else b"",
             _text(b"\x2a", span.name),
@@ -137,9 +151,7 @@ class Encoder:
             parts.append(b"\x50" + _varint(span.dropped_attributes))
         for event in span.events:
             body = b"\x09" + _FIXED64(event.timestamp) + _text(b"\x12", event.name)
-            body += b"".join(
-                _field(b"\x1a", _key_value(k, v)) for k, v in (event.attributes or {}).items()
-            )
+            body += self.attributes(b"\x1a", event.attributes, remember=False)
             if event.dropped_attributes:
                 body += b"\x20" + _varint(event.dropped_attributes)
             parts.append(_field(b"\x5a", body))
@@ -157,17 +169,15 @@ class Encoder:
                 + (b"\x18" + _varint(code) if code else b""),
             )
         )
-        parts.append(_REMOTE_PARENT if parent is not None and parent.is_remote else _LOCAL_PARENT)
+        parts.append(b"\x85\x01" + (_REMOTE if parent is not None and parent.is_remote else _LOCAL))
         return b"".join(parts)
 
     def _link(self, link: Link) -> bytes:
         context: SpanContext = link.context
-        body = b"\x0a\x10" + context.trace_id.to_bytes(16, "big")
-        body += b"\x12\x08" + context.span_id.to_bytes(8, "big")
-        body += self.attributes(b"\x22", link.attributes)
+        body = _ids(context) + self.attributes(b"\x22", link.attributes)
         if link.dropped_attributes:
             body += b"\x28" + _varint(link.dropped_attributes)
-        return body + (b"\x35" + struct.pack("<I", 0x300 if context.is_remote else 0x100))
+        return body + b"\x35" + (_REMOTE if context.is_remote else _LOCAL)
 
     def request(self, spans: Sequence[ReadableSpan]) -> bytes:
         grouped: dict[Resource, dict[InstrumentationScope | None, list[bytes]]] = {}

@@ -174,11 +174,15 @@ class RecordedSpan(trace_api.Span, ReadableSpan):
     ) -> None:
         # `with tracer.start_span(...)`: the SDK span's rules (any exception, escaped).
         if exc is not None and self._end_time is None:
-            if self._record_exception:
-                self.record_exception(exc, escaped=True)
-            if self._set_status_on_exception:
-                self.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+            self.failed(exc, self._record_exception, self._set_status_on_exception, True)
         self.end()
+
+    def failed(self, exc: BaseException, record: bool, set_status: bool, escaped: bool) -> None:
+        """An exception left the span's block: its event and ERROR status, as asked."""
+        if record:
+            self.record_exception(exc, escaped=escaped)
+        if set_status:
+            self.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
 
 
 class Current:
@@ -207,11 +211,9 @@ class Current:
     ) -> None:
         context_api.detach(self.token)
         span = self.span
-        if isinstance(exc, Exception) and span.is_recording():
-            if self.record:
-                span.record_exception(exc)
-            if self.set_status:
-                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        # Only our tracer makes these, so a recording span is a RecordedSpan.
+        if isinstance(exc, Exception) and isinstance(span, RecordedSpan) and span.is_recording():
+            span.failed(exc, self.record, self.set_status, False)
         if self.end_on_exit:
             span.end()
 

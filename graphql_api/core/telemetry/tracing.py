@@ -2,8 +2,8 @@
 
 Off unless an OTLP endpoint is set (`Settings.tracing`): then nothing here is installed and
 the request path does no span work at all. On, a process-wide SDK `TracerProvider` exports
-over OTLP/HTTP in batches (the server span is face/server_span.py's), and the maintained
-instrumentations patch asyncpg (every SQL
+over OTLP/HTTP in batches (the spans are spans.py's, the encoding otlp.py's, the server span
+face/server_span.py's), and the maintained instrumentations patch asyncpg (every SQL
 statement of the ORM and the lean read path, without parameters) and redis-py (each command,
 arguments sanitized). DataLoader batches get a span each from a wrapper around
 aiodataloader's batch dispatch; no span is ever made per field.
@@ -23,7 +23,8 @@ from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.sampling import Sampler
 from opentelemetry.trace import Tracer
 
 from graphql_api.core.telemetry import otlp, spans
@@ -46,12 +47,21 @@ def provider() -> TracerProvider:
         current = trace.get_tracer_provider()
         if isinstance(current, TracerProvider):
             return current
-        # The SDK's resource (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES), hashed once.
-        resource = Resource.create()
-        built = TracerProvider(resource=HashedResource(resource.attributes, resource.schema_url))
-        built.add_span_processor(BatchSpanProcessor(otlp.SpanExporter()))
+        built = build()
         trace.set_tracer_provider(built)
         return built
+
+
+def build(sampler: Sampler | None = None, exporter: SpanExporter | None = None) -> TracerProvider:
+    """An SDK provider with the SDK's resource (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES)
+    hashed once, batching to `exporter` (default: OTLP/HTTP, otlp.py); the sampler is the
+    SDK's from OTEL_TRACES_SAMPLER unless given (bench/tracing_ab.py switches its own)."""
+    resource = Resource.create()
+    built = TracerProvider(
+        sampler=sampler, resource=HashedResource(resource.attributes, resource.schema_url)
+    )
+    built.add_span_processor(BatchSpanProcessor(exporter or otlp.SpanExporter()))
+    return built
 
 
 def tracer(tracer_provider: TracerProvider) -> Tracer:
